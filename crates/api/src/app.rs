@@ -1,0 +1,139 @@
+//! Assembly of the router and its middleware.
+
+use crate::problem::{Problem, PROBLEM_JSON};
+use crate::request_id::MakeRequestUuidV7;
+use crate::state::AppState;
+use crate::{auth, metrics, routes};
+use axum::body::Body;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use http_body_util::BodyExt;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+/// The whole HTTP app: public endpoints, the authenticated API, and the
+/// middleware every request passes through.
+pub fn router(state: AppState) -> Router {
+    let public = Router::new()
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/metrics", get(metrics::handler))
+        .route("/api/v1/openapi.json", get(routes::docs::openapi_json))
+        .route("/api/docs", get(routes::docs::reference));
+
+    let protected = routes::api_v1().route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_token,
+    ));
+
+    let timeout = state.config.request_timeout;
+    Router::new()
+        .merge(public)
+        .merge(protected)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    axum::http::header::AUTHORIZATION,
+                    axum::http::header::COOKIE,
+                ]))
+                .layer(middleware::from_fn(drop_unsafe_request_id))
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuidV7))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(TraceLayer::new_for_http().make_span_with(span_for))
+                .layer(middleware::from_fn(problems_everywhere))
+                .layer(CatchPanicLayer::custom(|_| {
+                    Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+                }))
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    Problem::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "timeout",
+                        "Request timed out",
+                        "the request took too long; retry it",
+                    )
+                }))
+                .timeout(timeout),
+        )
+        .with_state(state)
+}
+
+fn span_for(req: &Request) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        request_id = crate::request_id::of(req).unwrap_or(""),
+        method = %req.method(),
+        path = %req.uri().path(),
+        route,
+        tenant.id = tracing::field::Empty,
+    )
+}
+
+async fn not_found() -> Problem {
+    Problem::for_status(StatusCode::NOT_FOUND)
+}
+
+/// A client-sent request id is kept only if it is short and plain, so it can
+/// go into logs and headers safely.
+async fn drop_unsafe_request_id(mut req: Request, next: Next) -> Response {
+    let ok = crate::request_id::of(&req).is_some_and(|v| {
+        (1..=128).contains(&v.len())
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    });
+    if !ok {
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
+}
+
+/// Every error response leaves as problem+json carrying the request id, even
+/// those made by axum or tower (405, 413, timeouts) rather than by a handler.
+async fn problems_everywhere(req: Request, next: Next) -> Response {
+    let request_id = crate::request_id::of(&req).map(str::to_string);
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_problem = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
+    let (mut parts, body) = res.into_parts();
+    let mut problem = if is_problem {
+        match body.collect().await.map(|b| b.to_bytes()) {
+            Ok(bytes) => serde_json::from_slice::<Problem>(&bytes)
+                .unwrap_or_else(|_| Problem::for_status(status)),
+            Err(_) => Problem::for_status(status),
+        }
+    } else {
+        Problem::for_status(status)
+    };
+    problem.request_id = request_id;
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    Response::from_parts(parts, Body::from(body))
+}

@@ -1,0 +1,173 @@
+//! Bearer-token authentication.
+//!
+//! Every route of the protected router passes through [`require_token`]; the
+//! handler then reads the [`Auth`] it left behind. Verified tokens are cached
+//! for `token_cache_ttl`, so a revocation reaches other instances within that
+//! bound; on the instance that revoked, it is immediate.
+
+use crate::problem::ApiError;
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::Utc;
+use domain::tokens::{hash_token, looks_like_token, Scope};
+use domain::{Actor, Principal, TenantScope, TokenId};
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+use store::tokens;
+
+/// How often `last_used_at` is written for a busy token.
+const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+/// Entries kept before the cache is emptied (it refills from the database).
+const MAX_ENTRIES: usize = 100_000;
+
+#[derive(Clone)]
+struct Cached {
+    principal: Principal,
+    token: TokenId,
+    until: Instant,
+}
+
+/// Recently verified tokens, keyed by their hash.
+pub struct TokenCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<String, Cached>>,
+}
+
+impl TokenCache {
+    /// An empty cache.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, hash: &str) -> Option<Principal> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(hash)
+            .filter(|c| c.until > Instant::now())
+            .map(|c| c.principal.clone())
+    }
+
+    fn put(&self, hash: String, principal: Principal, token: TokenId) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(
+            hash,
+            Cached {
+                principal,
+                token,
+                until: Instant::now() + self.ttl,
+            },
+        );
+    }
+
+    /// Forgets a token at once (on revocation).
+    pub fn evict(&self, token: TokenId) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, c| c.token != token);
+    }
+}
+
+/// Resolves a presented bearer token to a principal: the cache, then the database.
+pub async fn resolve(state: &AppState, presented: &str) -> Result<Principal, ApiError> {
+    if !looks_like_token(presented) {
+        return Err(ApiError::Unauthorized(
+            "the bearer token is malformed (BizOSaaS tokens start with `bzs_`)".into(),
+        ));
+    }
+    let hash = hash_token(presented);
+    if let Some(p) = state.tokens.get(&hash) {
+        return Ok(p);
+    }
+    let invalid = || ApiError::Unauthorized("the bearer token is invalid or revoked".into());
+    let token = tokens::find_by_hash(&state.store, &hash)
+        .await?
+        .ok_or_else(invalid)?;
+    if token.revoked_at.is_some() {
+        return Err(invalid());
+    }
+    let principal = Principal::authenticated(
+        token.tenant_id,
+        Actor::Token(token.id),
+        token.scopes.clone(),
+    );
+    let stale = token
+        .last_used_at
+        .is_none_or(|t| Utc::now() - t > TOUCH_EVERY);
+    if stale {
+        let mut tx = state.store.write(&principal.scope()).await?;
+        tokens::touch(&mut tx, token.id).await?;
+        tx.commit().await?;
+    }
+    state.tokens.put(hash, principal.clone(), token.id);
+    Ok(principal)
+}
+
+/// Middleware: refuses requests without a valid bearer token.
+pub async fn require_token(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let header = req.headers().get(AUTHORIZATION).ok_or_else(|| {
+        ApiError::Unauthorized("send an API token as `Authorization: Bearer <token>`".into())
+    })?;
+    let value = header
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("the Authorization header is not ASCII".into()))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must use the Bearer scheme".into())
+        })?
+        .trim();
+    let principal = resolve(&state, token).await?;
+    tracing::Span::current().record("tenant.id", tracing::field::display(principal.tenant()));
+    req.extensions_mut().insert(principal);
+    Ok(next.run(req).await)
+}
+
+/// The authenticated caller of a protected route.
+#[derive(Clone, Debug)]
+pub struct Auth(pub Principal);
+
+impl Auth {
+    /// The caller's tenant scope, after checking it grants `needed`.
+    pub fn require(&self, needed: Scope) -> Result<TenantScope, ApiError> {
+        if self.0.has_scope(needed) {
+            Ok(self.0.scope())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this operation needs a token with the `{needed}` scope"
+            )))
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Auth)
+            .ok_or_else(|| ApiError::Internal("route is missing the authentication layer".into()))
+    }
+}

@@ -1,0 +1,38 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use crate::routes::{audit_logs, health, tenant, tokens};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The API description served at `/api/v1/openapi.json`.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "BizOSaaS API", description = "Multi-tenant business platform. Errors are RFC 9457 problem+json; lists page with `limit` and `cursor`; ids are UUIDv7; creating POSTs accept `Idempotency-Key`."),
+    paths(
+        health::healthz, health::readyz,
+        audit_logs::list,
+        tenant::get, tenant::update,
+        tokens::create, tokens::list, tokens::get, tokens::revoke,
+    ),
+    components(schemas(crate::problem::Problem, domain::validation::FieldError, domain::tokens::Scope)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "audit", description = "The tenant's audit log"),
+        (name = "tenant", description = "The caller's tenant"),
+        (name = "tokens", description = "API tokens"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}

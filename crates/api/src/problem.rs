@@ -1,0 +1,219 @@
+//! RFC 9457 problem details: the one shape of every error response.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::validation::FieldError;
+use serde::{Deserialize, Serialize};
+use store::StoreError;
+
+/// Media type of error bodies.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Reference to the problem type's description in the API docs.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// What went wrong this time, for a person.
+    pub detail: String,
+    /// The invalid fields, for validation problems.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// Seconds to wait before retrying (rate limits, unavailability).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    /// The request id, to quote to support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl Problem {
+    /// A problem of a given type.
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: format!("/api/docs#problem-{slug}"),
+            title: title.to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+            request_id: None,
+        }
+    }
+
+    /// The generic problem for a bare HTTP status.
+    pub fn for_status(status: StatusCode) -> Self {
+        let title = status.canonical_reason().unwrap_or("Error");
+        let (slug, detail) = match status {
+            StatusCode::NOT_FOUND => ("not-found", "no resource at this address"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method-not-allowed",
+                "this resource does not support that method",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "payload-too-large",
+                "the request body is larger than the server accepts",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "unsupported-media-type",
+                "send the body as application/json",
+            ),
+            StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => {
+                ("timeout", "the request took too long")
+            }
+            s if s.is_server_error() => ("internal", "the server could not complete the request"),
+            _ => ("http", title),
+        };
+        Self::new(status, slug, title, detail)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry = self.retry_after;
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut res = (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
+            body,
+        )
+            .into_response();
+        if let Some(secs) = retry {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
+    }
+}
+
+/// Every way a request can fail, mapped to HTTP in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body or query is not what the endpoint accepts.
+    #[error("{detail}")]
+    Validation {
+        /// Summary.
+        detail: String,
+        /// Per-field errors.
+        errors: Vec<FieldError>,
+    },
+    /// The body is not JSON at all.
+    #[error("{0}")]
+    MalformedBody(String),
+    /// The body is too large.
+    #[error("request body too large")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// No valid credential.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A credential without the needed scope or role.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Not found (also for other tenants' resources, so nothing leaks).
+    #[error("{0}")]
+    NotFound(String),
+    /// Conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// A dependency is down; retry later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or unexpected failure; details are logged, not shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A validation error on one field.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ApiError::Validation {
+            detail: format!("`{field}`: {message}"),
+            errors: vec![FieldError::new(field, message)],
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => {
+                ApiError::Unavailable("database unavailable; try again shortly".into())
+            }
+            StoreError::NotFound => ApiError::NotFound("no such resource".into()),
+            StoreError::Conflict(c) => {
+                ApiError::Conflict(format!("conflicts with an existing record ({c})"))
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let p = match self {
+            ApiError::Validation { detail, errors } => {
+                let mut p = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation",
+                    "Invalid request",
+                    detail,
+                );
+                p.errors = errors;
+                p
+            }
+            ApiError::MalformedBody(d) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-body",
+                "Malformed request body",
+                d,
+            ),
+            ApiError::TooLarge { limit } => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+                format!("the request body exceeds the limit of {limit} bytes"),
+            ),
+            ApiError::Unauthorized(d) => {
+                let mut res =
+                    Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", d)
+                        .into_response();
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return res;
+            }
+            ApiError::Forbidden(d) => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", d)
+            }
+            ApiError::NotFound(d) => {
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", d)
+            }
+            ApiError::Conflict(d) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", d),
+            ApiError::Unavailable(d) => {
+                let mut p = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Service unavailable",
+                    d,
+                );
+                p.retry_after = Some(5);
+                p
+            }
+            ApiError::Internal(msg) => {
+                // Logged once here, at the boundary; the client gets only the request id.
+                tracing::error!(error = %msg, "request failed");
+                Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        };
+        p.into_response()
+    }
+}

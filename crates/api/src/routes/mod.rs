@@ -1,0 +1,29 @@
+//! Handlers, one module per resource.
+
+pub mod audit_logs;
+pub mod docs;
+pub mod health;
+pub mod tenant;
+pub mod tokens;
+
+use crate::state::AppState;
+use axum::routing::get;
+use axum::Router;
+
+/// The authenticated `/api/v1` routes.
+pub fn api_v1() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/audit-logs", get(audit_logs::list))
+        .route("/api/v1/tenant", get(tenant::get).patch(tenant::update))
+        .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
+        .route(
+            "/api/v1/tokens/{id}",
+            get(tokens::get).delete(tokens::revoke),
+        )
+}
+
+/// Parses an id from a path segment, naming the parameter when it is not a UUID.
+pub(crate) fn parse_id<T: std::str::FromStr>(raw: &str, name: &str) -> Result<T, crate::ApiError> {
+    raw.parse()
+        .map_err(|_| crate::ApiError::field(name, format!("`{raw}` is not a valid UUID")))
+}

@@ -1,0 +1,54 @@
+//! What every handler can reach.
+
+use crate::auth::TokenCache;
+use crate::metrics::Metrics;
+use std::sync::Arc;
+use std::time::Duration;
+use store::Store;
+
+/// Settings of the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// How long a request may take before it is answered with 503.
+    pub request_timeout: Duration,
+    /// How long a verified API token is trusted without asking the database.
+    /// Bounds how long a revocation takes to reach other instances.
+    pub token_cache_ttl: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            token_cache_ttl: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Shared state of the app: cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Prometheus registry.
+    pub metrics: Arc<Metrics>,
+    /// Verified tokens.
+    pub tokens: Arc<TokenCache>,
+    /// HTTP settings.
+    pub config: Arc<WebConfig>,
+}
+
+impl AppState {
+    /// State around a connected store.
+    pub fn new(store: Store, config: WebConfig) -> Self {
+        Self {
+            metrics: Arc::new(Metrics::new()),
+            tokens: Arc::new(TokenCache::new(config.token_cache_ttl)),
+            store,
+            config: Arc::new(config),
+        }
+    }
+}

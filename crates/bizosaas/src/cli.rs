@@ -1,0 +1,292 @@
+//! The command line.
+
+use crate::config::{Config, LogFormat};
+use crate::telemetry;
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use domain::tokens::{self, Scope};
+use domain::validation::DisplayName;
+use domain::TenantScope;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use store::{audit, tenants, tokens as token_repo, Store};
+
+/// BizOSaaS: connect your business tools, see their data in one portal, and
+/// work with AI agents on your own keys.
+#[derive(Debug, Parser)]
+#[command(name = "bizosaas", version, about)]
+pub struct Cli {
+    /// Configuration file (default: ./bizosaas.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory for embedded storage (default ./data).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrates the database first).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Operator tasks: tenants and tokens.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Check that every configured backend is reachable and set up correctly.
+    Doctor,
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8000).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+/// `admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a tenant.
+    CreateTenant {
+        /// Display name; its slug identifies it on the command line.
+        #[arg(long)]
+        name: String,
+    },
+    /// Create an API token for a tenant and print it (shown once).
+    CreateToken {
+        /// Tenant slug or id.
+        #[arg(long)]
+        tenant: String,
+        /// Token label.
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Scopes (repeatable): read, write, admin.
+        #[arg(long = "scope", default_value = "admin")]
+        scopes: Vec<Scope>,
+    },
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(d) = cli.data_dir {
+        config.data_dir = d;
+    }
+    if let Some(f) = cli.log_format {
+        config.log_format = f;
+    }
+    telemetry::init(config.log_format, &config.log_level);
+    match cli.command {
+        Command::Serve(args) => {
+            if let Some(l) = args.listen {
+                config.listen = l;
+            }
+            serve(config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let store = open(&config).await?;
+            store.migrate().await.context("migration failed")?;
+            println!("migrations applied ({})", store.backend().name());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin(cmd) => {
+            let store = open(&config).await?;
+            store.migrate().await.context("migration failed")?;
+            admin(&store, cmd).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor => crate::cli::doctor(&config).await,
+    }
+}
+
+async fn open(config: &Config) -> anyhow::Result<Store> {
+    if config.database.url.is_none() {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("cannot create data directory {}", config.data_dir.display())
+        })?;
+    }
+    Ok(Store::connect(&config.db_config()).await?)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let store = open(&config).await?;
+    store.migrate().await.context("migration failed")?;
+    if let Some(report) = store.security_report().await? {
+        for problem in report.problems() {
+            tracing::warn!(%problem, "tenant isolation is weakened; run `bizosaas doctor`");
+        }
+    }
+    let state = api::AppState::new(store.clone(), config.web_config());
+    let server = api::Server::bind(&config.listen, state)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = server.local_addr();
+    tracing::info!(%addr, database = store.backend().name(), "BizOSaaS listening");
+    println!("BizOSaaS is running at http://{addr}  (API reference: http://{addr}/api/docs)");
+    server.run(shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn admin(store: &Store, cmd: AdminCommand) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::CreateTenant { name } => {
+            let name = DisplayName::parse(&name).map_err(|m| anyhow::anyhow!("--name {m}"))?;
+            let t = match tenants::create(store, &name).await {
+                Err(store::StoreError::Conflict(_)) => {
+                    bail!("a tenant with that name (slug) already exists")
+                }
+                other => other?,
+            };
+            println!("created tenant {} (slug `{}`, id {})", t.name, t.slug, t.id);
+        }
+        AdminCommand::CreateToken {
+            tenant,
+            name,
+            scopes,
+        } => {
+            let t = tenants::find(store, &tenant)
+                .await?
+                .with_context(|| format!("no tenant `{tenant}`"))?;
+            let label = DisplayName::parse(&name).map_err(|m| anyhow::anyhow!("--name {m}"))?;
+            let mut scopes = scopes;
+            scopes.sort();
+            scopes.dedup();
+            let secret = tokens::generate();
+            let scope = TenantScope::system(t.id);
+            let mut tx = store.write(&scope).await?;
+            let token = token_repo::create(&mut tx, label.as_str(), &scopes, &secret).await?;
+            audit::record(
+                &mut tx,
+                domain::audit::NewAuditEntry::new("api_token.create", "api_token", Some(token.id.to_string()))
+                    .with_metadata(serde_json::json!({ "name": token.name, "scopes": token.scopes, "prefix": token.prefix, "via": "cli" })),
+            )
+            .await?;
+            tx.commit().await?;
+            eprintln!(
+                "created token `{}` for tenant {} with scopes {:?}; it is shown only now:",
+                token.name, t.slug, scopes
+            );
+            println!("{}", secret.plaintext);
+        }
+    }
+    Ok(())
+}
+
+/// `bizosaas doctor`: checks each backend and prints one line per check.
+pub async fn doctor(config: &Config) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    let mut report = |ok: bool, what: &str, detail: String| {
+        println!(
+            "[{}] {what}{}",
+            if ok { " ok " } else { "FAIL" },
+            if detail.is_empty() {
+                detail
+            } else {
+                format!(": {detail}")
+            }
+        );
+        failed |= !ok;
+    };
+    let db_url = store::redact_url(&config.database_url());
+    let store = match open(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            report(false, "database configuration", format!("{db_url}: {e:#}"));
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    match store.ping().await {
+        Ok(()) => report(
+            true,
+            "database reachable",
+            format!("{} ({db_url})", store.backend().name()),
+        ),
+        Err(e) => {
+            report(false, "database reachable", format!("{db_url}: {e}"));
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    match store.migration_status().await {
+        Ok(s) if s.pending.is_empty() => report(true, "migrations applied", String::new()),
+        Ok(s) => report(
+            false,
+            "migrations applied",
+            format!("pending: {} (run `bizosaas migrate`)", s.pending.join(", ")),
+        ),
+        Err(e) => report(false, "migrations applied", e.to_string()),
+    }
+    match store.security_report().await {
+        Ok(Some(r)) => {
+            let problems = r.problems();
+            report(
+                problems.is_empty(),
+                "row-level security",
+                if problems.is_empty() {
+                    format!(
+                        "runtime role `{}` is subject to RLS on every tenant table",
+                        r.role
+                    )
+                } else {
+                    problems.join("; ")
+                },
+            );
+        }
+        Ok(None) => report(
+            true,
+            "tenant isolation",
+            "SQLite: every repository query filters by tenant".into(),
+        ),
+        Err(e) => report(false, "row-level security", e.to_string()),
+    }
+    if config.database.url.is_none() {
+        let probe = config.data_dir.join(".doctor-probe");
+        let ok = std::fs::write(&probe, b"ok").and_then(|_| std::fs::remove_file(&probe));
+        report(
+            ok.is_ok(),
+            "data directory writable",
+            match ok {
+                Ok(()) => config.data_dir.display().to_string(),
+                Err(e) => format!("{}: {e}", config.data_dir.display()),
+            },
+        );
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,183 @@
+//! Configuration: defaults, then `bizosaas.toml`, then `BIZOS_*` variables
+//! (and the ecosystem's `DATABASE_URL`), then command-line flags.
+
+use anyhow::Context;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (for Loki).
+    Json,
+}
+
+/// Database settings (`[database]`, `BIZOS_DATABASE_*`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Runtime URL; defaults to a SQLite file in the data dir. `DATABASE_URL` also sets it.
+    pub url: Option<String>,
+    /// PostgreSQL owner-role URL used for migrations; defaults to `url`.
+    pub migration_url: Option<String>,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection.
+    pub acquire_timeout_secs: u64,
+}
+
+/// HTTP settings (`[http]`, `BIZOS_HTTP_*`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds before a request is cut off.
+    pub request_timeout_secs: u64,
+    /// Seconds a verified API token is trusted without a database lookup.
+    pub token_cache_ttl_secs: u64,
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// Where embedded data lives.
+    pub data_dir: PathBuf,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter (`RUST_LOG` syntax).
+    pub log_level: String,
+    /// Database.
+    pub database: DatabaseConfig,
+    /// HTTP.
+    pub http: HttpConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8000".into(),
+            data_dir: PathBuf::from("./data"),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            database: DatabaseConfig {
+                url: None,
+                migration_url: None,
+                max_connections: 16,
+                acquire_timeout_secs: 3,
+            },
+            http: HttpConfig {
+                max_body_bytes: 1024 * 1024,
+                request_timeout_secs: 30,
+                token_cache_ttl_secs: 10,
+            },
+        }
+    }
+}
+
+/// Sections whose variables nest: `BIZOS_DATABASE_URL` is `database.url`.
+const SECTIONS: &[&str] = &[
+    "database",
+    "http",
+    "secrets",
+    "workflows",
+    "auth",
+    "vault",
+    "temporal",
+];
+
+fn env_key(key: &str) -> String {
+    let lower = key.to_ascii_lowercase();
+    for s in SECTIONS {
+        if let Some(rest) = lower.strip_prefix(&format!("{s}_")) {
+            return format!("{s}.{rest}");
+        }
+    }
+    lower
+}
+
+impl Config {
+    /// Loads the configuration. `file` is an explicit `--config`; otherwise
+    /// `./bizosaas.toml` is read when it exists.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(f) => {
+                anyhow::ensure!(
+                    f.exists(),
+                    "configuration file {} does not exist",
+                    f.display()
+                );
+                fig = fig.merge(Toml::file(f));
+            }
+            None => fig = fig.merge(Toml::file("bizosaas.toml")),
+        }
+        fig = fig
+            .merge(
+                Env::prefixed("BIZOS_")
+                    .map(|k| env_key(k.as_str()).into())
+                    .lowercase(false),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            );
+        fig.extract().context("invalid configuration")
+    }
+
+    /// The database URL in effect: configured, or `data/bizosaas.db`.
+    pub fn database_url(&self) -> String {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("bizosaas.db").display()))
+    }
+
+    /// Store settings.
+    pub fn db_config(&self) -> store::DbConfig {
+        let mut c = store::DbConfig::new(self.database_url());
+        c.migration_url = self.database.migration_url.clone();
+        c.max_connections = self.database.max_connections;
+        c.acquire_timeout = Duration::from_secs(self.database.acquire_timeout_secs);
+        c
+    }
+
+    /// HTTP settings.
+    pub fn web_config(&self) -> api::WebConfig {
+        api::WebConfig {
+            max_body_bytes: self.http.max_body_bytes,
+            request_timeout: Duration::from_secs(self.http.request_timeout_secs),
+            token_cache_ttl: Duration::from_secs(self.http.token_cache_ttl_secs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn section_variables_nest_and_others_stay_top_level() {
+        assert_eq!(env_key("DATABASE_MIGRATION_URL"), "database.migration_url");
+        assert_eq!(env_key("SECRETS_BACKEND"), "secrets.backend");
+        assert_eq!(env_key("DATA_DIR"), "data_dir");
+        assert_eq!(env_key("LOG_FORMAT"), "log_format");
+    }
+
+    #[test]
+    fn the_default_database_is_sqlite_in_the_data_dir() {
+        let c = Config::default();
+        assert_eq!(c.database_url(), "sqlite://./data/bizosaas.db");
+    }
+}

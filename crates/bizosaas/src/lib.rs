@@ -1,0 +1,6 @@
+//! The BizOSaaS binary's library half: command line, configuration and the
+//! wiring of adapters into the app (the only place that knows them all).
+
+pub mod cli;
+pub mod config;
+pub mod telemetry;

@@ -1,0 +1,14 @@
+//! Domain types of BizOSaaS: ids, tenancy, audit entries, paging, tokens.
+//!
+//! Nothing here knows about HTTP or SQL; adapters (`store`, the web layer)
+//! depend on this crate, never the other way round.
+
+pub mod audit;
+pub mod ids;
+pub mod paging;
+pub mod tenancy;
+pub mod tokens;
+pub mod validation;
+
+pub use ids::{AuditId, TenantId, TokenId, UserId};
+pub use tenancy::{Actor, Principal, TenantScope};

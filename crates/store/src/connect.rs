@@ -1,0 +1,189 @@
+//! Connecting to the configured backend and migrating it.
+
+use crate::{Result, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub(crate) static SQLITE_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("./migrations/sqlite");
+pub(crate) static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("./migrations/postgres");
+
+/// Database settings.
+#[derive(Clone, Debug)]
+pub struct DbConfig {
+    /// `sqlite://path` or `postgres://…`: the runtime connection.
+    pub url: String,
+    /// PostgreSQL only: the owner role's URL used to migrate; defaults to `url`.
+    pub migration_url: Option<String>,
+    /// Pool size.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before the database counts as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl DbConfig {
+    /// Settings for a URL with the default pool.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            migration_url: None,
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Which database is connected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Backend {
+    /// Its name in logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The database, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) pool: Pool,
+    migration_url: Option<String>,
+}
+
+/// Connection pool occupancy, for the `/metrics` gauges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections.
+    pub size: u32,
+    /// Of which idle.
+    pub idle: u32,
+    /// Configured maximum.
+    pub max: u32,
+}
+
+impl Store {
+    /// Opens a pool for the configured URL. Connections are made lazily for
+    /// PostgreSQL, so a server that is down now does not stop start-up.
+    pub async fn connect(config: &DbConfig) -> Result<Self> {
+        let url = config.url.as_str();
+        let pool = if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+                .pragma("temp_store", "memory");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(config.max_connections)
+                .min_connections(1)
+                .acquire_timeout(config.acquire_timeout)
+                .connect_with(opts)
+                .await?;
+            Pool::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?
+                .application_name("bizosaas");
+            let pool = PgPoolOptions::new()
+                .max_connections(config.max_connections)
+                .acquire_timeout(config.acquire_timeout)
+                .connect_lazy_with(opts);
+            Pool::Postgres(pool)
+        } else {
+            return Err(StoreError::Config(format!(
+                "unsupported database URL scheme in `{}` (expected sqlite: or postgres:)",
+                redact_url(url)
+            )));
+        };
+        Ok(Self {
+            pool,
+            migration_url: config.migration_url.clone(),
+        })
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations: with the migration (owner) URL on
+    /// PostgreSQL when one is configured, else with the runtime pool.
+    pub async fn migrate(&self) -> Result<()> {
+        match (&self.pool, &self.migration_url) {
+            (Pool::Sqlite(p), _) => SQLITE_MIGRATIONS.run(p).await?,
+            (Pool::Postgres(p), None) => POSTGRES_MIGRATIONS.run(p).await?,
+            (Pool::Postgres(_), Some(owner)) => {
+                let opts = PgConnectOptions::from_str(owner)
+                    .map_err(|e| StoreError::Config(format!("bad migration URL: {e}")))?;
+                let owner_pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(opts)
+                    .await?;
+                let result = POSTGRES_MIGRATIONS.run(&owner_pool).await;
+                owner_pool.close().await;
+                result?
+            }
+        }
+        Ok(())
+    }
+
+    /// Pool occupancy.
+    pub fn pool_stats(&self) -> PoolStats {
+        match &self.pool {
+            Pool::Sqlite(p) => PoolStats {
+                size: p.size(),
+                idle: p.num_idle() as u32,
+                max: p.options().get_max_connections(),
+            },
+            Pool::Postgres(p) => PoolStats {
+                size: p.size(),
+                idle: p.num_idle() as u32,
+                max: p.options().get_max_connections(),
+            },
+        }
+    }
+
+    /// Closes every connection (graceful shutdown).
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// A URL with its password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}

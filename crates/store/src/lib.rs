@@ -1,0 +1,24 @@
+//! Storage for BizOSaaS on two backends, one codebase: SQLite (the embedded
+//! default) and PostgreSQL (production, with row-level security).
+//!
+//! SQL text is shared where the dialects agree (both accept `$N` parameters);
+//! the [`with_conn!`] macro runs one statement against whichever backend is
+//! connected, so each repository function is written once.
+
+mod connect;
+mod error;
+mod health;
+mod tx;
+
+pub mod audit;
+pub mod idempotency;
+pub mod tenants;
+pub mod tokens;
+
+pub use connect::{redact_url, Backend, DbConfig, PoolStats, Store};
+pub use error::StoreError;
+pub use health::{MigrationStatus, SecurityReport};
+pub use tx::TenantTx;
+
+/// Result of a store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,101 @@
+//! Transactions scoped to one tenant.
+
+use crate::connect::{Pool, Store};
+use crate::Result;
+use domain::TenantScope;
+use sqlx::{Postgres, Sqlite, Transaction};
+
+pub(crate) enum TxInner {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A transaction in which every statement belongs to one tenant. On
+/// PostgreSQL it has set `app.tenant_id`, so row-level security applies to
+/// whatever it runs; repositories filter by the tenant on both backends.
+pub struct TenantTx {
+    pub(crate) inner: TxInner,
+    scope: TenantScope,
+}
+
+/// Runs `$body` with `$c` bound to the transaction's connection, whichever
+/// backend it is. The body is compiled once per backend.
+macro_rules! with_conn {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match &mut $tx.inner {
+            $crate::tx::TxInner::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::tx::TxInner::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_conn;
+
+impl Store {
+    /// Starts a read-mostly transaction for a tenant.
+    pub async fn read(&self, scope: &TenantScope) -> Result<TenantTx> {
+        self.begin(scope, false).await
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write
+    /// lock up front, so it waits its turn instead of failing half way.
+    pub async fn write(&self, scope: &TenantScope) -> Result<TenantTx> {
+        self.begin(scope, true).await
+    }
+
+    async fn begin(&self, scope: &TenantScope, write: bool) -> Result<TenantTx> {
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => {
+                let tx = if write {
+                    p.begin_with("BEGIN IMMEDIATE").await?
+                } else {
+                    p.begin().await?
+                };
+                TxInner::Sqlite(tx)
+            }
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                set_local(&mut tx, "app.tenant_id", &scope.tenant().to_string()).await?;
+                TxInner::Postgres(tx)
+            }
+        };
+        Ok(TenantTx {
+            inner,
+            scope: *scope,
+        })
+    }
+}
+
+pub(crate) async fn set_local(
+    tx: &mut Transaction<'static, Postgres>,
+    name: &str,
+    value: &str,
+) -> Result<()> {
+    sqlx::query("SELECT set_config($1, $2, true)")
+        .bind(name)
+        .bind(value)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl TenantTx {
+    /// The tenant and actor this transaction acts for.
+    pub fn scope(&self) -> &TenantScope {
+        &self.scope
+    }
+
+    /// Makes the changes permanent.
+    pub async fn commit(self) -> Result<()> {
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Installs (once) and starts (every time) the real services the test suite needs,
+# each on 127.0.0.1 under a scratch directory, then writes their addresses to
+# "$BIZOS_SERVICES_DIR/env" for the tests to source. Idempotent: a second run
+# only starts what is not running.
+#
+# Services: PostgreSQL 15 (Debian) with pgvector 0.8 built from Debian's source.
+set -euo pipefail
+
+W="${BIZOS_SERVICES_DIR:-/var/tmp/bizosaas-services}"
+PG_BIN=/usr/lib/postgresql/15/bin
+mkdir -p "$W"
+log() { printf '[services] %s\n' "$*" >&2; }
+
+apt_updated=""
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  if [ -z "$apt_updated" ]; then apt-get update -qq >/dev/null; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# --- PostgreSQL + pgvector -------------------------------------------------
+install_postgres() {
+  apt_install postgresql-15 postgresql-server-dev-15 build-essential
+  if [ ! -f /usr/share/postgresql/15/extension/vector.control ]; then
+    log "building pgvector from Debian trixie's source package"
+    local b="$W/pgvector-build"
+    rm -rf "$b"; mkdir -p "$b/apt-lists/partial"
+    echo 'deb-src http://deb.debian.org/debian trixie main' >"$b/trixie-src.list"
+    local opts=(-o "Dir::Etc::SourceList=$b/trixie-src.list" -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$b/apt-lists")
+    apt-get "${opts[@]}" update -qq >/dev/null
+    (cd "$b" && apt-get "${opts[@]}" source --download-only pgvector >/dev/null 2>&1 \
+      && dpkg-source -x pgvector_*.dsc src >/dev/null 2>&1)
+    make -s -C "$b/src" PG_CONFIG=$PG_BIN/pg_config OPTFLAGS="" >/dev/null
+    make -s -C "$b/src" PG_CONFIG=$PG_BIN/pg_config OPTFLAGS="" install >/dev/null
+  fi
+}
+
+start_postgres() {
+  local d="$W/pg"
+  if [ ! -f "$d/data/PG_VERSION" ]; then
+    log "creating PostgreSQL cluster in $d"
+    rm -rf "$d"
+    install -d -o postgres -g postgres -m 700 "$d" "$d/data" "$d/sock"
+    runuser -u postgres -- $PG_BIN/initdb -D "$d/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if ! runuser -u postgres -- $PG_BIN/pg_ctl -D "$d/data" status >/dev/null 2>&1; then
+    local port; port=$(free_port)
+    echo "$port" >"$d/port"
+    runuser -u postgres -- $PG_BIN/pg_ctl -D "$d/data" -l "$d/log" -w -t 30 start \
+      -o "-c port=$port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$d/sock -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null
+    log "PostgreSQL listening on 127.0.0.1:$port"
+  fi
+  local port; port=$(cat "$d/port")
+  local psql=(runuser -u postgres -- $PG_BIN/psql -X -q -v ON_ERROR_STOP=1 -h "$d/sock" -p "$port" -U postgres)
+  # The two roles of DESIGN §4 / README "PostgreSQL roles": an owner that runs
+  # migrations, and a runtime role that owns nothing and cannot bypass RLS.
+  "${psql[@]}" -d postgres <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bizosaas_owner') THEN
+    CREATE ROLE bizosaas_owner LOGIN CREATEDB PASSWORD 'owner';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bizosaas_app') THEN
+    CREATE ROLE bizosaas_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD 'app';
+  END IF;
+END $$;
+SQL
+  # Every database created for a test is copied from template1, so the
+  # extension (which needs a superuser to create) is there already.
+  "${psql[@]}" -d template1 -c 'CREATE EXTENSION IF NOT EXISTS vector' >/dev/null
+  {
+    echo "export BIZOS_TEST_PG_ADMIN_URL=postgres://postgres@127.0.0.1:$port/postgres"
+    echo "export BIZOS_TEST_PG_HOST=127.0.0.1"
+    echo "export BIZOS_TEST_PG_PORT=$port"
+  } >"$W/env.pg"
+}
+
+install_postgres
+start_postgres
+cat "$W"/env.* >"$W/env"
+log "ready; environment in $W/env"
