@@ -1,1 +1,38 @@
+//! Test support: a fresh database per test on either backend, the real app
+//! on a random port, and tenants with tokens, so a test reads as its
+//! specification.
+//!
+//! PostgreSQL comes from `scripts/services.sh`, which exports
+//! `BIZOS_TEST_PG_ADMIN_URL`. Without it a PostgreSQL test fails; it never
+//! skips.
 
+mod app;
+mod db;
+pub mod proxy;
+
+pub use app::{TestApp, TestTenant};
+pub use db::{Db, TestDb};
+
+/// Declares `sqlite` and `postgres` test modules running each named async
+/// function (taking a [`Db`], returning `anyhow::Result<()>`) on both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name($crate::Db::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name($crate::Db::Postgres).await
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,93 @@
+//! The real app on a random port.
+
+use crate::db::{Db, TestDb};
+use anyhow::Context;
+use domain::tokens::{self, Scope};
+use domain::validation::DisplayName;
+use domain::{TenantId, TenantScope};
+use reqwest::{Client, RequestBuilder};
+use store::{tenants, tokens as token_repo, Store};
+use tokio::sync::oneshot;
+
+/// A running app and its database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The store the app uses.
+    pub store: Store,
+    /// The database.
+    pub db: TestDb,
+    /// An HTTP client.
+    pub client: Client,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// A tenant with an admin token.
+#[derive(Clone, Debug)]
+pub struct TestTenant {
+    /// Its id.
+    pub id: TenantId,
+    /// Its slug.
+    pub slug: String,
+    /// An admin-scoped token.
+    pub token: String,
+}
+
+impl TestApp {
+    /// Starts the app on a fresh database of the given backend.
+    pub async fn spawn(db: Db) -> anyhow::Result<Self> {
+        Self::spawn_with(TestDb::create(db).await?, api::WebConfig::default()).await
+    }
+
+    /// Starts the app on a given database and HTTP settings.
+    pub async fn spawn_with(db: TestDb, config: api::WebConfig) -> anyhow::Result<Self> {
+        let store = db.store().await?;
+        let state = api::AppState::new(store.clone(), config);
+        let server = api::Server::bind("127.0.0.1:0", state).await?;
+        let base = format!("http://{}", server.local_addr());
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(server.run(async move {
+            let _ = rx.await;
+        }));
+        Ok(Self { base, store, db, client: Client::new(), stop: Some(tx) })
+    }
+
+    /// The full URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request with a bearer token.
+    pub fn request(&self, method: reqwest::Method, path: &str, token: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(token)
+    }
+
+    /// `GET` with a token.
+    pub fn get(&self, path: &str, token: &str) -> RequestBuilder {
+        self.request(reqwest::Method::GET, path, token)
+    }
+
+    /// Creates a tenant with an admin token, as `bizosaas admin` does.
+    pub async fn tenant(&self, name: &str) -> anyhow::Result<TestTenant> {
+        let t = tenants::create(&self.store, &DisplayName::parse(name).map_err(anyhow::Error::msg)?).await?;
+        let token = self.token_for(t.id, &[Scope::Admin]).await?;
+        Ok(TestTenant { id: t.id, slug: t.slug, token })
+    }
+
+    /// Another token for a tenant, with the given scopes.
+    pub async fn token_for(&self, tenant: TenantId, scopes: &[Scope]) -> anyhow::Result<String> {
+        let secret = tokens::generate();
+        let mut tx = self.store.write(&TenantScope::system(tenant)).await?;
+        token_repo::create(&mut tx, "test", scopes, &secret).await.context("creating token")?;
+        tx.commit().await?;
+        Ok(secret.plaintext)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh machine: installs and starts the real
+# services the tests need (scripts/services.sh), then checks formatting and
+# lints and runs every test on SQLite and PostgreSQL. Run again, it reuses
+# what is installed and the cargo cache outside the clone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bizosaas/target}"
+export BIZOS_SERVICES_DIR="${BIZOS_SERVICES_DIR:-/var/tmp/bizosaas-services}"
+
+bash scripts/services.sh
+# shellcheck disable=SC1091
+source "$BIZOS_SERVICES_DIR/env"
+
+# Databases left by earlier runs (one per test) are dropped first.
+runuser -u postgres -- psql -X -q -h "$BIZOS_SERVICES_DIR/pg/sock" -p "$BIZOS_TEST_PG_PORT" -U postgres -d postgres -At \
+  -c "SELECT format('DROP DATABASE %I WITH (FORCE);', datname) FROM pg_database WHERE datname LIKE 't\_%'" \
+  | runuser -u postgres -- psql -X -q -h "$BIZOS_SERVICES_DIR/pg/sock" -p "$BIZOS_TEST_PG_PORT" -U postgres -d postgres >/dev/null
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== tests (SQLite and PostgreSQL)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
