@@ -18,7 +18,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// The whole HTTP app: public endpoints, the authenticated API, and the
 /// middleware every request passes through.
@@ -54,7 +54,11 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::from_fn(drop_unsafe_request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuidV7))
                 .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(TraceLayer::new_for_http().make_span_with(span_for))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(span_for)
+                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                )
                 .layer(middleware::from_fn(problems_everywhere))
                 .layer(CatchPanicLayer::custom(|_| {
                     Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
