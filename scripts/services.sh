@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs (once) and starts (every time) the real services the test suite needs,
 # each on 127.0.0.1 under a scratch directory, then writes their addresses to
-# "$BIZOS_SERVICES_DIR/env" for the tests to source. Idempotent: a second run
+# "$BIZOSAAS_SERVICES_DIR/env" for the tests to source. Idempotent: a second run
 # only starts what is not running.
 #
 # Services: PostgreSQL 15 (Debian) with pgvector 0.8 built from Debian's source.
 set -euo pipefail
 
-W="${BIZOS_SERVICES_DIR:-/var/tmp/bizosaas-services}"
+W="${BIZOSAAS_SERVICES_DIR:-/var/tmp/bizosaas-services}"
 PG_BIN=/usr/lib/postgresql/15/bin
 mkdir -p "$W"
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -74,11 +74,11 @@ END $$;
 SQL
   # Every database created for a test is copied from template1, so the
   # extension (which needs a superuser to create) is there already.
-  "${psql[@]}" -d template1 -c 'CREATE EXTENSION IF NOT EXISTS vector' >/dev/null
+  "${psql[@]}" -d template1 -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS vector' >/dev/null
   {
-    echo "export BIZOS_TEST_PG_ADMIN_URL=postgres://postgres@127.0.0.1:$port/postgres"
-    echo "export BIZOS_TEST_PG_HOST=127.0.0.1"
-    echo "export BIZOS_TEST_PG_PORT=$port"
+    echo "export BIZOSAAS_TEST_PG_ADMIN_URL=postgres://postgres@127.0.0.1:$port/postgres"
+    echo "export BIZOSAAS_TEST_PG_HOST=127.0.0.1"
+    echo "export BIZOSAAS_TEST_PG_PORT=$port"
   } >"$W/env.pg"
 }
 

@@ -7,16 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bizosaas/target}"
-export BIZOS_SERVICES_DIR="${BIZOS_SERVICES_DIR:-/var/tmp/bizosaas-services}"
+export BIZOSAAS_SERVICES_DIR="${BIZOSAAS_SERVICES_DIR:-/var/tmp/bizosaas-services}"
 
 bash scripts/services.sh
 # shellcheck disable=SC1091
-source "$BIZOS_SERVICES_DIR/env"
+source "$BIZOSAAS_SERVICES_DIR/env"
 
 # Databases left by earlier runs (one per test) are dropped first.
-runuser -u postgres -- psql -X -q -h "$BIZOS_SERVICES_DIR/pg/sock" -p "$BIZOS_TEST_PG_PORT" -U postgres -d postgres -At \
+runuser -u postgres -- psql -X -q -h "$BIZOSAAS_SERVICES_DIR/pg/sock" -p "$BIZOSAAS_TEST_PG_PORT" -U postgres -d postgres -At \
   -c "SELECT format('DROP DATABASE %I WITH (FORCE);', datname) FROM pg_database WHERE datname LIKE 't\_%'" \
-  | runuser -u postgres -- psql -X -q -h "$BIZOS_SERVICES_DIR/pg/sock" -p "$BIZOS_TEST_PG_PORT" -U postgres -d postgres >/dev/null
+  | runuser -u postgres -- psql -X -q -h "$BIZOSAAS_SERVICES_DIR/pg/sock" -p "$BIZOSAAS_TEST_PG_PORT" -U postgres -d postgres >/dev/null
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -31,8 +31,8 @@ struct PgUrls {
 }
 
 fn pg_admin_url() -> String {
-    std::env::var("BIZOS_TEST_PG_ADMIN_URL").expect(
-        "BIZOS_TEST_PG_ADMIN_URL is not set: PostgreSQL tests need the test cluster. \
+    std::env::var("BIZOSAAS_TEST_PG_ADMIN_URL").expect(
+        "BIZOSAAS_TEST_PG_ADMIN_URL is not set: PostgreSQL tests need the test cluster. \
          Run `scripts/test.sh` (or `scripts/services.sh` and source the env file it writes).",
     )
 }

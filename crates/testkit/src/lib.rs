@@ -3,7 +3,7 @@
 //! specification.
 //!
 //! PostgreSQL comes from `scripts/services.sh`, which exports
-//! `BIZOS_TEST_PG_ADMIN_URL`. Without it a PostgreSQL test fails; it never
+//! `BIZOSAAS_TEST_PG_ADMIN_URL`. Without it a PostgreSQL test fails; it never
 //! skips.
 
 mod app;
