@@ -7,14 +7,29 @@ use serde_json::{json, Value};
 use testkit::{Db, TestApp};
 
 async fn rename(app: &TestApp, token: &str, name: &str) -> Result<()> {
-    let res = app.request(Method::PATCH, "/api/v1/tenant", token).json(&json!({ "name": name })).send().await?;
-    anyhow::ensure!(res.status() == StatusCode::OK, "rename failed: {}", res.text().await?);
+    let res = app
+        .request(Method::PATCH, "/api/v1/tenant", token)
+        .json(&json!({ "name": name }))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        res.status() == StatusCode::OK,
+        "rename failed: {}",
+        res.text().await?
+    );
     Ok(())
 }
 
 async fn entries(app: &TestApp, token: &str, query: &str) -> Result<Value> {
-    let res = app.get(&format!("/api/v1/audit-logs{query}"), token).send().await?;
-    anyhow::ensure!(res.status() == StatusCode::OK, "list failed: {}", res.text().await?);
+    let res = app
+        .get(&format!("/api/v1/audit-logs{query}"), token)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        res.status() == StatusCode::OK,
+        "list failed: {}",
+        res.text().await?
+    );
     Ok(res.json().await?)
 }
 
@@ -51,10 +66,20 @@ async fn entries_are_listed_newest_first_and_paged_by_cursor(db: Db) -> Result<(
     assert_eq!(first["items"][0]["metadata"]["name"]["to"], "Acme 4");
     assert_eq!(first["items"][1]["metadata"]["name"]["to"], "Acme 3");
     let cursor = first["next_cursor"].as_str().expect("more pages");
-    let second = entries(&app, &acme.token, &format!("?action=tenant.update&limit=2&cursor={cursor}")).await?;
+    let second = entries(
+        &app,
+        &acme.token,
+        &format!("?action=tenant.update&limit=2&cursor={cursor}"),
+    )
+    .await?;
     assert_eq!(second["items"][0]["metadata"]["name"]["to"], "Acme 2");
     let cursor = second["next_cursor"].as_str().expect("more pages");
-    let last = entries(&app, &acme.token, &format!("?action=tenant.update&limit=2&cursor={cursor}")).await?;
+    let last = entries(
+        &app,
+        &acme.token,
+        &format!("?action=tenant.update&limit=2&cursor={cursor}"),
+    )
+    .await?;
     assert_eq!(last["items"].as_array().unwrap().len(), 1);
     assert!(last["next_cursor"].is_null());
     Ok(())
@@ -69,12 +94,26 @@ async fn entries_are_filtered_by_action_resource_type_and_time(db: Db) -> Result
     rename(&app, &acme.token, "Acme 2").await?;
 
     let tokens = entries(&app, &acme.token, "?resource_type=api_token").await?;
-    assert!(tokens["items"].as_array().unwrap().iter().all(|e| e["resource_type"] == "api_token"));
+    assert!(tokens["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["resource_type"] == "api_token"));
     let since = between.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let after = entries(&app, &acme.token, &format!("?action=tenant.update&since={since}")).await?;
+    let after = entries(
+        &app,
+        &acme.token,
+        &format!("?action=tenant.update&since={since}"),
+    )
+    .await?;
     assert_eq!(after["items"].as_array().unwrap().len(), 1);
     assert_eq!(after["items"][0]["metadata"]["name"]["to"], "Acme 2");
-    let before = entries(&app, &acme.token, &format!("?action=tenant.update&until={since}")).await?;
+    let before = entries(
+        &app,
+        &acme.token,
+        &format!("?action=tenant.update&until={since}"),
+    )
+    .await?;
     assert_eq!(before["items"].as_array().unwrap().len(), 1);
     assert_eq!(before["items"][0]["metadata"]["name"]["to"], "Acme 1");
     Ok(())
@@ -84,15 +123,35 @@ async fn the_log_exports_as_csv_and_json_lines(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
     rename(&app, &acme.token, "=HYPERLINK(\"x\")").await?;
-    let csv = app.get("/api/v1/audit-logs?format=csv", &acme.token).send().await?;
+    let csv = app
+        .get("/api/v1/audit-logs?format=csv", &acme.token)
+        .send()
+        .await?;
     assert_eq!(csv.status(), StatusCode::OK);
-    assert!(csv.headers()["content-type"].to_str()?.starts_with("text/csv"));
+    assert!(csv.headers()["content-type"]
+        .to_str()?
+        .starts_with("text/csv"));
     let text = csv.text().await?;
     let mut lines = text.lines();
     assert!(lines.next().unwrap().starts_with("id,created_at,action"));
-    assert_eq!(text.lines().count(), 1 + 2, "header + tenant.create + tenant.update");
-    let jsonl = app.get("/api/v1/audit-logs?format=jsonl&action=tenant.update", &acme.token).send().await?.text().await?;
-    let rows: Vec<Value> = jsonl.lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    assert_eq!(
+        text.lines().count(),
+        1 + 2,
+        "header + tenant.create + tenant.update"
+    );
+    let jsonl = app
+        .get(
+            "/api/v1/audit-logs?format=jsonl&action=tenant.update",
+            &acme.token,
+        )
+        .send()
+        .await?
+        .text()
+        .await?;
+    let rows: Vec<Value> = jsonl
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["action"], "tenant.update");
     Ok(())
@@ -101,12 +160,26 @@ async fn the_log_exports_as_csv_and_json_lines(db: Db) -> Result<()> {
 async fn a_rejected_request_writes_nothing(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
-    let before = entries(&app, &acme.token, "").await?["items"].as_array().unwrap().len();
-    let res = app.request(Method::PATCH, "/api/v1/tenant", &acme.token).json(&json!({ "name": "" })).send().await?;
+    let before = entries(&app, &acme.token, "").await?["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    let res = app
+        .request(Method::PATCH, "/api/v1/tenant", &acme.token)
+        .json(&json!({ "name": "" }))
+        .send()
+        .await?;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let res = app.request(Method::POST, "/api/v1/tokens", &acme.token).json(&json!({ "name": "x", "scopes": [] })).send().await?;
+    let res = app
+        .request(Method::POST, "/api/v1/tokens", &acme.token)
+        .json(&json!({ "name": "x", "scopes": [] }))
+        .send()
+        .await?;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let after = entries(&app, &acme.token, "").await?["items"].as_array().unwrap().len();
+    let after = entries(&app, &acme.token, "").await?["items"]
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(before, after);
     Ok(())
 }
@@ -119,22 +192,37 @@ async fn tenant_b_cannot_list_page_into_or_change_tenant_a_entries(db: Db) -> Re
 
     let b_view = entries(&app, &b.token, "?limit=200").await?;
     for e in b_view["items"].as_array().unwrap() {
-        assert_eq!(e["tenant_id"], b.id.to_string(), "B sees only its own entries");
+        assert_eq!(
+            e["tenant_id"],
+            b.id.to_string(),
+            "B sees only its own entries"
+        );
     }
-    let export = app.get("/api/v1/audit-logs?format=jsonl", &b.token).send().await?.text().await?;
+    let export = app
+        .get("/api/v1/audit-logs?format=jsonl", &b.token)
+        .send()
+        .await?
+        .text()
+        .await?;
     assert!(!export.contains(&a.id.to_string()));
     assert!(!export.contains("A secret name"));
 
     // A cursor taken from A's log is refused for B rather than paging into A.
     let a_page = entries(&app, &a.token, "?limit=1").await?;
     let a_cursor = a_page["next_cursor"].as_str().unwrap();
-    let res = app.get(&format!("/api/v1/audit-logs?cursor={a_cursor}"), &b.token).send().await?;
+    let res = app
+        .get(&format!("/api/v1/audit-logs?cursor={a_cursor}"), &b.token)
+        .send()
+        .await?;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // No endpoint changes or deletes audit entries.
     let a_entry = a_page["items"][0]["id"].as_str().unwrap();
     for method in [Method::DELETE, Method::PATCH, Method::PUT] {
-        let res = app.request(method, &format!("/api/v1/audit-logs/{a_entry}"), &b.token).send().await?;
+        let res = app
+            .request(method, &format!("/api/v1/audit-logs/{a_entry}"), &b.token)
+            .send()
+            .await?;
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
     }
     Ok(())

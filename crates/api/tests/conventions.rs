@@ -11,7 +11,10 @@ async fn problem(res: reqwest::Response, status: StatusCode) -> Result<Value> {
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     let p: Value = res.json().await?;
     assert_eq!(p["status"], status.as_u16());
-    assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()), "a problem has a useful detail: {p}");
+    assert!(
+        p["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "a problem has a useful detail: {p}"
+    );
     assert!(p["request_id"].is_string());
     Ok(p)
 }
@@ -19,9 +22,23 @@ async fn problem(res: reqwest::Response, status: StatusCode) -> Result<Value> {
 async fn unknown_routes_and_methods_are_problems(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
-    problem(app.get("/api/v1/nothing-here", &acme.token).send().await?, StatusCode::NOT_FOUND).await?;
-    problem(app.client.get(app.url("/no/such/page")).send().await?, StatusCode::NOT_FOUND).await?;
-    problem(app.request(Method::PUT, "/api/v1/tokens", &acme.token).send().await?, StatusCode::METHOD_NOT_ALLOWED).await?;
+    problem(
+        app.get("/api/v1/nothing-here", &acme.token).send().await?,
+        StatusCode::NOT_FOUND,
+    )
+    .await?;
+    problem(
+        app.client.get(app.url("/no/such/page")).send().await?,
+        StatusCode::NOT_FOUND,
+    )
+    .await?;
+    problem(
+        app.request(Method::PUT, "/api/v1/tokens", &acme.token)
+            .send()
+            .await?,
+        StatusCode::METHOD_NOT_ALLOWED,
+    )
+    .await?;
     Ok(())
 }
 
@@ -29,23 +46,48 @@ async fn bad_bodies_are_rejected_naming_the_field(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
     let post = |body: &'static str| {
-        app.request(Method::POST, "/api/v1/tokens", &acme.token).header("content-type", "application/json").body(body)
+        app.request(Method::POST, "/api/v1/tokens", &acme.token)
+            .header("content-type", "application/json")
+            .body(body)
     };
     let p = problem(post("{\"name\": ").send().await?, StatusCode::BAD_REQUEST).await?;
     assert!(p["detail"].as_str().unwrap().contains("not valid JSON"));
-    let p = problem(post(r#"{"name": 5, "scopes": ["read"]}"#).send().await?, StatusCode::UNPROCESSABLE_ENTITY).await?;
-    assert_eq!(p["errors"][0]["field"], "name");
-    let p = problem(post(r#"{"name": "x", "scopes": ["read", "root"]}"#).send().await?, StatusCode::UNPROCESSABLE_ENTITY).await?;
-    assert_eq!(p["errors"][0]["field"], "scopes[1]");
-    let p = problem(post(r#"{"name": "x", "scopes": ["read"], "owner": "me"}"#).send().await?, StatusCode::UNPROCESSABLE_ENTITY).await?;
-    assert_eq!(p["errors"][0]["field"], "owner");
     let p = problem(
-        app.request(Method::PATCH, "/api/v1/tenant", &acme.token).json(&json!({ "name": "x".repeat(101) })).send().await?,
+        post(r#"{"name": 5, "scopes": ["read"]}"#).send().await?,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await?;
     assert_eq!(p["errors"][0]["field"], "name");
-    let no_type = app.request(Method::PATCH, "/api/v1/tenant", &acme.token).body(r#"{"name":"x"}"#).send().await?;
+    let p = problem(
+        post(r#"{"name": "x", "scopes": ["read", "root"]}"#)
+            .send()
+            .await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await?;
+    assert_eq!(p["errors"][0]["field"], "scopes[1]");
+    let p = problem(
+        post(r#"{"name": "x", "scopes": ["read"], "owner": "me"}"#)
+            .send()
+            .await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await?;
+    assert_eq!(p["errors"][0]["field"], "owner");
+    let p = problem(
+        app.request(Method::PATCH, "/api/v1/tenant", &acme.token)
+            .json(&json!({ "name": "x".repeat(101) }))
+            .send()
+            .await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await?;
+    assert_eq!(p["errors"][0]["field"], "name");
+    let no_type = app
+        .request(Method::PATCH, "/api/v1/tenant", &acme.token)
+        .body(r#"{"name":"x"}"#)
+        .send()
+        .await?;
     problem(no_type, StatusCode::BAD_REQUEST).await?;
     Ok(())
 }
@@ -53,28 +95,52 @@ async fn bad_bodies_are_rejected_naming_the_field(db: Db) -> Result<()> {
 async fn oversize_bodies_are_refused(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
-    let huge = format!(r#"{{"name": "{}", "scopes": ["read"]}}"#, "x".repeat(1024 * 1024 + 1024));
+    let huge = format!(
+        r#"{{"name": "{}", "scopes": ["read"]}}"#,
+        "x".repeat(1024 * 1024 + 1024)
+    );
     // The server answers before reading the rest of the body and closes the
     // connection, so the client may see a reset while still sending; the
     // answer it reads when it does get one is what this test specifies.
     let mut answered = None;
     for _ in 0..5 {
-        let req = app.request(Method::POST, "/api/v1/tokens", &acme.token).header("content-type", "application/json");
+        let req = app
+            .request(Method::POST, "/api/v1/tokens", &acme.token)
+            .header("content-type", "application/json");
         if let Ok(res) = req.body(huge.clone()).send().await {
             answered = Some(res);
             break;
         }
     }
-    problem(answered.expect("the server answers an oversize body"), StatusCode::PAYLOAD_TOO_LARGE).await?;
-    let list: Value = app.get("/api/v1/tokens", &acme.token).send().await?.json().await?;
-    assert_eq!(list["items"].as_array().unwrap().len(), 1, "nothing was written");
+    problem(
+        answered.expect("the server answers an oversize body"),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await?;
+    let list: Value = app
+        .get("/api/v1/tokens", &acme.token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "nothing was written"
+    );
     Ok(())
 }
 
 async fn bad_ids_limits_and_cursors_are_rejected_naming_the_parameter(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
-    let p = problem(app.get("/api/v1/tokens/not-a-uuid", &acme.token).send().await?, StatusCode::UNPROCESSABLE_ENTITY).await?;
+    let p = problem(
+        app.get("/api/v1/tokens/not-a-uuid", &acme.token)
+            .send()
+            .await?,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await?;
     assert_eq!(p["errors"][0]["field"], "id");
     for (query, field) in [
         ("?limit=0", "limit"),
@@ -86,7 +152,13 @@ async fn bad_ids_limits_and_cursors_are_rejected_naming_the_parameter(db: Db) ->
         ("?format=xml", "format"),
         ("?colour=blue", "colour"),
     ] {
-        let p = problem(app.get(&format!("/api/v1/audit-logs{query}"), &acme.token).send().await?, StatusCode::UNPROCESSABLE_ENTITY).await?;
+        let p = problem(
+            app.get(&format!("/api/v1/audit-logs{query}"), &acme.token)
+                .send()
+                .await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await?;
         assert_eq!(p["errors"][0]["field"], field, "for {query}: {p}");
     }
     Ok(())
@@ -94,21 +166,44 @@ async fn bad_ids_limits_and_cursors_are_rejected_naming_the_parameter(db: Db) ->
 
 async fn request_ids_are_echoed_or_generated(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
-    let res = app.client.get(app.url("/healthz")).header("x-request-id", "trace-abc-123").send().await?;
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-abc-123")
+        .send()
+        .await?;
     assert_eq!(res.headers()["x-request-id"], "trace-abc-123");
     let res = app.client.get(app.url("/healthz")).send().await?;
     let id = res.headers()["x-request-id"].to_str()?;
     assert_eq!(uuid::Uuid::parse_str(id)?.get_version_num(), 7);
-    let res = app.client.get(app.url("/healthz")).header("x-request-id", "bad id with spaces").send().await?;
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await?;
     assert_ne!(res.headers()["x-request-id"], "bad id with spaces");
     Ok(())
 }
 
 async fn the_openapi_document_describes_every_route(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
-    let doc: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await?.json().await?;
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    for path in ["/api/v1/audit-logs", "/api/v1/tokens", "/api/v1/tokens/{id}", "/api/v1/tenant", "/healthz", "/readyz"] {
+    for path in [
+        "/api/v1/audit-logs",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
+        "/api/v1/tenant",
+        "/healthz",
+        "/readyz",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
     let html = app.client.get(app.url("/api/docs")).send().await?;

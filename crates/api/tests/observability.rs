@@ -9,7 +9,10 @@ use testkit::{Db, TestApp, TestDb};
 
 async fn health_and_readiness_answer_when_all_is_well(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
-    assert_eq!(app.client.get(app.url("/healthz")).send().await?.status(), StatusCode::OK);
+    assert_eq!(
+        app.client.get(app.url("/healthz")).send().await?.status(),
+        StatusCode::OK
+    );
     let ready = app.client.get(app.url("/readyz")).send().await?;
     assert_eq!(ready.status(), StatusCode::OK);
     assert_eq!(ready.json::<Value>().await?["status"], "ready");
@@ -19,11 +22,28 @@ async fn health_and_readiness_answer_when_all_is_well(db: Db) -> Result<()> {
 async fn metrics_count_requests_by_route_and_status_and_show_the_pool(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
-    app.get("/api/v1/audit-logs?limit=5", &acme.token).send().await?;
-    app.get("/api/v1/audit-logs?limit=0", &acme.token).send().await?;
-    let text = app.client.get(app.url("/metrics")).send().await?.text().await?;
-    assert!(text.contains(r#"http_requests_total{method="GET",route="/api/v1/audit-logs",status="200"} 1"#), "{text}");
-    assert!(text.contains(r#"http_requests_total{method="GET",route="/api/v1/audit-logs",status="422"} 1"#));
+    app.get("/api/v1/audit-logs?limit=5", &acme.token)
+        .send()
+        .await?;
+    app.get("/api/v1/audit-logs?limit=0", &acme.token)
+        .send()
+        .await?;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        text.contains(
+            r#"http_requests_total{method="GET",route="/api/v1/audit-logs",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        r#"http_requests_total{method="GET",route="/api/v1/audit-logs",status="422"} 1"#
+    ));
     assert!(text.contains(r#"http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/v1/audit-logs",status="200"}"#));
     assert!(text.contains(r#"db_pool_connections{state="max"}"#));
     Ok(())
@@ -39,7 +59,13 @@ async fn migrations_not_applied_make_readyz_say_so(db: Db) -> Result<()> {
     let res = reqwest::get(url).await?;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     let p: Value = res.json().await?;
-    assert!(p["detail"].as_str().unwrap().contains("migrations not applied"), "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("migrations not applied"),
+        "{p}"
+    );
     Ok(())
 }
 
@@ -55,22 +81,53 @@ testkit::on_both_backends!(
 async fn a_database_outage_gives_503_and_the_server_recovers_by_itself() -> Result<()> {
     let mut test_db = TestDb::create(Db::Postgres).await?;
     test_db.store().await?; // migrate directly
-    let host_port = test_db.config.url.split('@').nth(1).unwrap().split('/').next().unwrap().to_string();
+    let host_port = test_db
+        .config
+        .url
+        .split('@')
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
     let proxy = TcpProxy::start(host_port.clone()).await?;
-    test_db.config.url = test_db.config.url.replace(&host_port, &format!("127.0.0.1:{}", proxy.port()));
+    test_db.config.url = test_db
+        .config
+        .url
+        .replace(&host_port, &format!("127.0.0.1:{}", proxy.port()));
     test_db.config.acquire_timeout = std::time::Duration::from_millis(500);
-    let app = TestApp::spawn_with(test_db, api::WebConfig { token_cache_ttl: std::time::Duration::ZERO, ..Default::default() }).await?;
+    let app = TestApp::spawn_with(
+        test_db,
+        api::WebConfig {
+            token_cache_ttl: std::time::Duration::ZERO,
+            ..Default::default()
+        },
+    )
+    .await?;
     let acme = app.tenant("Acme").await?;
-    assert_eq!(app.get("/api/v1/audit-logs", &acme.token).send().await?.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/audit-logs", &acme.token)
+            .send()
+            .await?
+            .status(),
+        StatusCode::OK
+    );
 
     proxy.take_down();
     let ready = app.client.get(app.url("/readyz")).send().await?;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(ready.json::<Value>().await?["detail"].as_str().unwrap().contains("unreachable"));
+    assert!(ready.json::<Value>().await?["detail"]
+        .as_str()
+        .unwrap()
+        .contains("unreachable"));
     let api = app.get("/api/v1/audit-logs", &acme.token).send().await?;
     assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(api.headers().contains_key("retry-after"));
-    assert!(api.json::<Value>().await?["detail"].as_str().unwrap().contains("database unavailable"));
+    assert!(api.json::<Value>().await?["detail"]
+        .as_str()
+        .unwrap()
+        .contains("database unavailable"));
 
     proxy.bring_up();
     let mut recovered = false;
@@ -81,7 +138,16 @@ async fn a_database_outage_gives_503_and_the_server_recovers_by_itself() -> Resu
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(recovered, "readyz turns 200 again once the database is back");
-    assert_eq!(app.get("/api/v1/audit-logs", &acme.token).send().await?.status(), StatusCode::OK);
+    assert!(
+        recovered,
+        "readyz turns 200 again once the database is back"
+    );
+    assert_eq!(
+        app.get("/api/v1/audit-logs", &acme.token)
+            .send()
+            .await?
+            .status(),
+        StatusCode::OK
+    );
     Ok(())
 }

@@ -18,16 +18,15 @@ pub struct StoredResponse {
 /// The response stored for `key`, if any.
 pub async fn find(tx: &mut TenantTx, key: &str) -> Result<Option<StoredResponse>> {
     let tenant = tx.scope().tenant().as_uuid();
-    let row: Option<(String, i32, String)> =
-        with_conn!(tx, |c| {
-            sqlx::query_as(
+    let row: Option<(String, i32, String)> = with_conn!(tx, |c| {
+        sqlx::query_as(
         "SELECT request_hash, status, body FROM idempotency_keys WHERE tenant_id = $1 AND key = $2"
     )
     .bind(tenant)
     .bind(key)
     .fetch_optional(c)
     .await
-        })?;
+    })?;
     Ok(row.map(|(request_hash, status, body)| StoredResponse {
         request_hash,
         status: status as u16,

@@ -24,9 +24,18 @@ async fn a_tenant_is_found_by_slug_or_id_and_slugs_are_unique(db: Db) -> Result<
     let (_db, store) = setup(db).await?;
     let t = tenants::create(&store, &name("Acme Corp")).await?;
     assert_eq!(tenants::find(&store, "acme-corp").await?.unwrap().id, t.id);
-    assert_eq!(tenants::find(&store, &t.id.to_string()).await?.unwrap().slug, "acme-corp");
+    assert_eq!(
+        tenants::find(&store, &t.id.to_string())
+            .await?
+            .unwrap()
+            .slug,
+        "acme-corp"
+    );
     assert!(tenants::find(&store, "nobody").await?.is_none());
-    assert!(matches!(tenants::create(&store, &name("ACME corp")).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        tenants::create(&store, &name("ACME corp")).await,
+        Err(StoreError::Conflict(_))
+    ));
     Ok(())
 }
 
@@ -44,10 +53,16 @@ async fn a_token_is_found_by_its_hash_only(db: Db) -> Result<()> {
     let mut tx = store.write(&TenantScope::system(t.id)).await?;
     let created = token_repo::create(&mut tx, "ci", &[Scope::Read], &secret).await?;
     tx.commit().await?;
-    let found = token_repo::find_by_hash(&store, &secret.hash).await?.expect("found by hash");
+    let found = token_repo::find_by_hash(&store, &secret.hash)
+        .await?
+        .expect("found by hash");
     assert_eq!(found.id, created.id);
     assert_eq!(found.scopes, vec![Scope::Read]);
-    assert!(token_repo::find_by_hash(&store, &tokens::hash_token("bzs_other")).await?.is_none());
+    assert!(
+        token_repo::find_by_hash(&store, &tokens::hash_token("bzs_other"))
+            .await?
+            .is_none()
+    );
     Ok(())
 }
 
@@ -61,27 +76,52 @@ async fn repositories_never_return_another_tenants_rows(db: Db) -> Result<()> {
     tx.commit().await?;
 
     let mut tx = store.write(&TenantScope::system(b.id)).await?;
-    assert!(matches!(token_repo::get(&mut tx, a_token.id).await, Err(StoreError::NotFound)));
-    assert!(matches!(token_repo::revoke(&mut tx, a_token.id).await, Err(StoreError::NotFound)));
-    let page = audit::list(&mut tx, &AuditFilter::default(), None, Limit::parse(Some(200)).unwrap()).await?;
+    assert!(matches!(
+        token_repo::get(&mut tx, a_token.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        token_repo::revoke(&mut tx, a_token.id).await,
+        Err(StoreError::NotFound)
+    ));
+    let page = audit::list(
+        &mut tx,
+        &AuditFilter::default(),
+        None,
+        Limit::parse(Some(200)).unwrap(),
+    )
+    .await?;
     assert!(page.items.iter().all(|e| e.tenant_id == b.id));
     assert_eq!(tenants::current(&mut tx).await?.id, b.id);
     tx.commit().await?;
 
     let mut tx = store.read(&TenantScope::system(a.id)).await?;
-    assert!(token_repo::get(&mut tx, a_token.id).await?.revoked_at.is_none(), "B's revoke did nothing");
+    assert!(
+        token_repo::get(&mut tx, a_token.id)
+            .await?
+            .revoked_at
+            .is_none(),
+        "B's revoke did nothing"
+    );
     Ok(())
 }
 
 async fn a_second_response_under_the_same_idempotency_key_conflicts(db: Db) -> Result<()> {
     let (_db, store) = setup(db).await?;
     let t = tenants::create(&store, &name("Acme")).await?;
-    let stored = StoredResponse { request_hash: "h".into(), status: 201, body: "{}".into() };
+    let stored = StoredResponse {
+        request_hash: "h".into(),
+        status: 201,
+        body: "{}".into(),
+    };
     let mut tx = store.write(&TenantScope::system(t.id)).await?;
     idempotency::save(&mut tx, "k", &stored).await?;
     tx.commit().await?;
     let mut tx = store.write(&TenantScope::system(t.id)).await?;
-    assert!(matches!(idempotency::save(&mut tx, "k", &stored).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        idempotency::save(&mut tx, "k", &stored).await,
+        Err(StoreError::Conflict(_))
+    ));
     Ok(())
 }
 
@@ -97,8 +137,16 @@ async fn an_uncommitted_change_leaves_no_audit_entry(db: Db) -> Result<()> {
     }
     let mut tx = store.read(&scope).await?;
     assert_eq!(tenants::current(&mut tx).await?.name, "Acme");
-    let filter = AuditFilter { action: Some("tenant.update".into()), ..Default::default() };
-    assert!(audit::list(&mut tx, &filter, None, Limit::parse(None).unwrap()).await?.items.is_empty());
+    let filter = AuditFilter {
+        action: Some("tenant.update".into()),
+        ..Default::default()
+    };
+    assert!(
+        audit::list(&mut tx, &filter, None, Limit::parse(None).unwrap())
+            .await?
+            .items
+            .is_empty()
+    );
     Ok(())
 }
 
@@ -109,19 +157,37 @@ async fn audit_rows_cannot_be_changed_or_deleted(db: Db) -> Result<()> {
     match db {
         Db::Sqlite => {
             let pool = sqlx::SqlitePool::connect(&test_db.config.url).await?;
-            assert!(sqlx::query("UPDATE audit_logs SET action = 'x'").execute(&pool).await.is_err());
-            assert!(sqlx::query("DELETE FROM audit_logs").execute(&pool).await.is_err());
+            assert!(sqlx::query("UPDATE audit_logs SET action = 'x'")
+                .execute(&pool)
+                .await
+                .is_err());
+            assert!(sqlx::query("DELETE FROM audit_logs")
+                .execute(&pool)
+                .await
+                .is_err());
         }
         Db::Postgres => {
             let pool = test_db.raw_app_pool().await?;
             let mut tx = pool.begin().await?;
-            sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(&id).execute(&mut *tx).await?;
-            let err = sqlx::query("UPDATE audit_logs SET action = 'x'").execute(&mut *tx).await.unwrap_err();
+            sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            let err = sqlx::query("UPDATE audit_logs SET action = 'x'")
+                .execute(&mut *tx)
+                .await
+                .unwrap_err();
             assert!(err.to_string().contains("permission denied"), "{err}");
             tx.rollback().await?;
             let mut tx = pool.begin().await?;
-            sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(&id).execute(&mut *tx).await?;
-            assert!(sqlx::query("DELETE FROM audit_logs").execute(&mut *tx).await.is_err());
+            sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            assert!(sqlx::query("DELETE FROM audit_logs")
+                .execute(&mut *tx)
+                .await
+                .is_err());
         }
     }
     Ok(())
@@ -157,23 +223,42 @@ mod row_level_security {
     async fn a_query_without_a_tenant_filter_or_setting_returns_nothing() -> Result<()> {
         let (test_db, _, _) = two_tenants_with_entries().await?;
         let pool = test_db.raw_app_pool().await?;
-        for table in ["audit_logs", "api_tokens", "tenants", "memberships", "idempotency_keys", "connector_configs", "agent_configs", "knowledge_base"] {
-            let (n,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM {table}")).fetch_one(&pool).await?;
+        for table in [
+            "audit_logs",
+            "api_tokens",
+            "tenants",
+            "memberships",
+            "idempotency_keys",
+            "connector_configs",
+            "agent_configs",
+            "knowledge_base",
+        ] {
+            let (n,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM {table}"))
+                .fetch_one(&pool)
+                .await?;
             assert_eq!(n, 0, "{table} is hidden without app.tenant_id");
         }
         let su = test_db.raw_superuser_pool().await?;
-        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM audit_logs").fetch_one(&su).await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM audit_logs")
+            .fetch_one(&su)
+            .await?;
         assert!(n >= 4, "the rows do exist");
         Ok(())
     }
 
     #[tokio::test]
-    async fn a_query_without_a_tenant_filter_sees_only_the_tenant_set_for_the_transaction() -> Result<()> {
+    async fn a_query_without_a_tenant_filter_sees_only_the_tenant_set_for_the_transaction(
+    ) -> Result<()> {
         let (test_db, a, b) = two_tenants_with_entries().await?;
         let pool = test_db.raw_app_pool().await?;
         let mut tx = pool.begin().await?;
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)").bind(&b).execute(&mut *tx).await?;
-        let rows: Vec<(uuid::Uuid,)> = sqlx::query_as("SELECT tenant_id FROM audit_logs").fetch_all(&mut *tx).await?;
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(&b)
+            .execute(&mut *tx)
+            .await?;
+        let rows: Vec<(uuid::Uuid,)> = sqlx::query_as("SELECT tenant_id FROM audit_logs")
+            .fetch_all(&mut *tx)
+            .await?;
         assert!(!rows.is_empty());
         assert!(rows.iter().all(|(t,)| t.to_string() == b));
         // Writing a row for another tenant is refused by the policy's check.
@@ -200,9 +285,13 @@ mod row_level_security {
     async fn the_owner_role_is_flagged_when_used_at_runtime() -> Result<()> {
         let test_db = TestDb::create(Db::Postgres).await?;
         test_db.store().await?;
-        let owner = store::Store::connect(&store::DbConfig::new(test_db.owner_url().unwrap())).await?;
+        let owner =
+            store::Store::connect(&store::DbConfig::new(test_db.owner_url().unwrap())).await?;
         let problems = owner.security_report().await?.unwrap().problems();
-        assert!(problems.iter().any(|p| p.contains("owns tables")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("owns tables")),
+            "{problems:?}"
+        );
         Ok(())
     }
 }

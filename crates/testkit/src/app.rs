@@ -49,7 +49,13 @@ impl TestApp {
         tokio::spawn(server.run(async move {
             let _ = rx.await;
         }));
-        Ok(Self { base, store, db, client: Client::new(), stop: Some(tx) })
+        Ok(Self {
+            base,
+            store,
+            db,
+            client: Client::new(),
+            stop: Some(tx),
+        })
     }
 
     /// The full URL of a path.
@@ -59,7 +65,9 @@ impl TestApp {
 
     /// A request with a bearer token.
     pub fn request(&self, method: reqwest::Method, path: &str, token: &str) -> RequestBuilder {
-        self.client.request(method, self.url(path)).bearer_auth(token)
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
     }
 
     /// `GET` with a token.
@@ -69,16 +77,26 @@ impl TestApp {
 
     /// Creates a tenant with an admin token, as `bizosaas admin` does.
     pub async fn tenant(&self, name: &str) -> anyhow::Result<TestTenant> {
-        let t = tenants::create(&self.store, &DisplayName::parse(name).map_err(anyhow::Error::msg)?).await?;
+        let t = tenants::create(
+            &self.store,
+            &DisplayName::parse(name).map_err(anyhow::Error::msg)?,
+        )
+        .await?;
         let token = self.token_for(t.id, &[Scope::Admin]).await?;
-        Ok(TestTenant { id: t.id, slug: t.slug, token })
+        Ok(TestTenant {
+            id: t.id,
+            slug: t.slug,
+            token,
+        })
     }
 
     /// Another token for a tenant, with the given scopes.
     pub async fn token_for(&self, tenant: TenantId, scopes: &[Scope]) -> anyhow::Result<String> {
         let secret = tokens::generate();
         let mut tx = self.store.write(&TenantScope::system(tenant)).await?;
-        token_repo::create(&mut tx, "test", scopes, &secret).await.context("creating token")?;
+        token_repo::create(&mut tx, "test", scopes, &secret)
+            .await
+            .context("creating token")?;
         tx.commit().await?;
         Ok(secret.plaintext)
     }

@@ -39,7 +39,9 @@ fn pg_admin_url() -> String {
 
 /// Replaces user and database of a PostgreSQL URL.
 fn with_user_db(admin: &str, user: &str, password: &str, db: &str) -> anyhow::Result<String> {
-    let rest = admin.strip_prefix("postgres://").context("admin URL must start with postgres://")?;
+    let rest = admin
+        .strip_prefix("postgres://")
+        .context("admin URL must start with postgres://")?;
     let host_and_db = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
     let host = host_and_db.split('/').next().unwrap_or(host_and_db);
     Ok(format!("postgres://{user}:{password}@{host}/{db}"))
@@ -52,12 +54,19 @@ impl TestDb {
             Db::Sqlite => {
                 let dir = tempfile::tempdir()?;
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                Ok(Self { config: DbConfig::new(url), db, _dir: Some(dir), pg: None })
+                Ok(Self {
+                    config: DbConfig::new(url),
+                    db,
+                    _dir: Some(dir),
+                    pg: None,
+                })
             }
             Db::Postgres => {
                 let admin = pg_admin_url();
                 let name = format!("t_{}", uuid::Uuid::now_v7().simple());
-                let mut conn = PgConnection::connect(&admin).await.context("connecting to the test PostgreSQL")?;
+                let mut conn = PgConnection::connect(&admin)
+                    .await
+                    .context("connecting to the test PostgreSQL")?;
                 sqlx::raw_sql(&format!("CREATE DATABASE {name} OWNER bizosaas_owner"))
                     .execute(&mut conn)
                     .await?;
@@ -67,7 +76,15 @@ impl TestDb {
                 let mut config = DbConfig::new(app);
                 config.migration_url = Some(owner.clone());
                 let admin_db = with_user_db(&admin, "postgres", "", &name)?;
-                Ok(Self { config, db, _dir: None, pg: Some(PgUrls { admin: admin_db, owner }) })
+                Ok(Self {
+                    config,
+                    db,
+                    _dir: None,
+                    pg: Some(PgUrls {
+                        admin: admin_db,
+                        owner,
+                    }),
+                })
             }
         }
     }
