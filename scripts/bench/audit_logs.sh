@@ -52,7 +52,7 @@ wrk_run() { # label url [token]
 }
 
 bench() { # backend
-  local backend=$1 data="$WORK/$1" port env=()
+  local backend=$1 data="$WORK/$1" port env=(BIZOS_DATABASE_MAX_CONNECTIONS="${POOL:-16}")
   mkdir -p "$data"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   if [ "$backend" = postgres ]; then

@@ -84,7 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(f) = cli.log_format {
         config.log_format = f;
     }
-    telemetry::init(config.log_format, &config.log_level);
+    let _log_guard = telemetry::init(config.log_format, &config.log_level);
     match cli.command {
         Command::Serve(args) => {
             if let Some(l) = args.listen {

@@ -85,13 +85,7 @@ pub async fn list(
             return Err(ApiError::field("until", "must be later than `since`"));
         }
     }
-    let limit = Limit::parse(q.limit).map_err(|m| ApiError::field("limit", m))?;
-    let cursor = q
-        .cursor
-        .as_deref()
-        .map(Cursor::decode)
-        .transpose()
-        .map_err(|m| ApiError::field("cursor", m))?;
+    let (limit, cursor) = super::paging(q.limit, q.cursor.as_deref())?;
     let filter = AuditFilter {
         action: q.action,
         resource_type: q.resource_type,

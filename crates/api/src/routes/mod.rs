@@ -27,3 +27,14 @@ pub(crate) fn parse_id<T: std::str::FromStr>(raw: &str, name: &str) -> Result<T,
     raw.parse()
         .map_err(|_| crate::ApiError::field(name, format!("`{raw}` is not a valid UUID")))
 }
+
+/// Validates `limit` and `cursor` of a list request, naming the bad one.
+pub(crate) fn paging(
+    limit: Option<u32>,
+    cursor: Option<&str>,
+) -> Result<(domain::paging::Limit, Option<domain::paging::Cursor>), crate::ApiError> {
+    use domain::paging::{Cursor, Limit};
+    let limit = Limit::parse(limit).map_err(|m| crate::ApiError::field("limit", m))?;
+    let cursor = cursor.map(Cursor::decode).transpose().map_err(|m| crate::ApiError::field("cursor", m))?;
+    Ok((limit, cursor))
+}

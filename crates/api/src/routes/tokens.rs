@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use domain::audit::NewAuditEntry;
-use domain::paging::{Cursor, Limit};
 use domain::tokens::{self, Scope};
 use domain::validation::DisplayName;
 use domain::{TokenId, UserId};
@@ -168,13 +167,7 @@ pub async fn list(
     ApiQuery(q): ApiQuery<PageParams>,
 ) -> Result<Json<TokenPage>, ApiError> {
     let scope = auth.require(Scope::Admin)?;
-    let limit = Limit::parse(q.limit).map_err(|m| ApiError::field("limit", m))?;
-    let cursor = q
-        .cursor
-        .as_deref()
-        .map(Cursor::decode)
-        .transpose()
-        .map_err(|m| ApiError::field("cursor", m))?;
+    let (limit, cursor) = super::paging(q.limit, q.cursor.as_deref())?;
     let mut tx = state.store.read(&scope).await?;
     let page = repo::list(&mut tx, cursor, limit).await?;
     tx.commit().await?;
