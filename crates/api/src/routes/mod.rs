@@ -35,6 +35,9 @@ pub(crate) fn paging(
 ) -> Result<(domain::paging::Limit, Option<domain::paging::Cursor>), crate::ApiError> {
     use domain::paging::{Cursor, Limit};
     let limit = Limit::parse(limit).map_err(|m| crate::ApiError::field("limit", m))?;
-    let cursor = cursor.map(Cursor::decode).transpose().map_err(|m| crate::ApiError::field("cursor", m))?;
+    let cursor = cursor
+        .map(Cursor::decode)
+        .transpose()
+        .map_err(|m| crate::ApiError::field("cursor", m))?;
     Ok((limit, cursor))
 }
