@@ -117,12 +117,7 @@ async fn oversize_bodies_are_refused(db: Db) -> Result<()> {
         StatusCode::PAYLOAD_TOO_LARGE,
     )
     .await?;
-    let list: Value = app
-        .get("/api/v1/tokens", &acme.token)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let list: Value = app.get_json("/api/v1/tokens", &acme.token).await?;
     assert_eq!(
         list["items"].as_array().unwrap().len(),
         1,

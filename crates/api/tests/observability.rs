@@ -107,10 +107,7 @@ async fn a_database_outage_gives_503_and_the_server_recovers_by_itself() -> Resu
     .await?;
     let acme = app.tenant("Acme").await?;
     assert_eq!(
-        app.get("/api/v1/audit-logs", &acme.token)
-            .send()
-            .await?
-            .status(),
+        app.get_status("/api/v1/audit-logs", &acme.token).await?,
         StatusCode::OK
     );
 
@@ -143,10 +140,7 @@ async fn a_database_outage_gives_503_and_the_server_recovers_by_itself() -> Resu
         "readyz turns 200 again once the database is back"
     );
     assert_eq!(
-        app.get("/api/v1/audit-logs", &acme.token)
-            .send()
-            .await?
-            .status(),
+        app.get_status("/api/v1/audit-logs", &acme.token).await?,
         StatusCode::OK
     );
     Ok(())

@@ -43,7 +43,7 @@ async fn a_created_token_is_shown_once_and_works(db: Db) -> Result<()> {
         "ids are UUIDv7"
     );
     assert_eq!(
-        app.get("/api/v1/tenant", &secret).send().await?.status(),
+        app.get_status("/api/v1/tenant", &secret).await?,
         StatusCode::OK
     );
     let listed = app
@@ -68,10 +68,7 @@ async fn requests_without_a_valid_token_are_unauthorized(db: Db) -> Result<()> {
     assert!(res.text().await?.contains("bzs_"));
     let unknown = format!("bzs_{}", "A".repeat(43));
     assert_eq!(
-        app.get("/api/v1/audit-logs", &unknown)
-            .send()
-            .await?
-            .status(),
+        app.get_status("/api/v1/audit-logs", &unknown).await?,
         StatusCode::UNAUTHORIZED
     );
     Ok(())
@@ -82,7 +79,7 @@ async fn a_read_token_cannot_write_and_is_told_the_scope_it_needs(db: Db) -> Res
     let acme = app.tenant("Acme").await?;
     let read = app.token_for(acme.id, &[Scope::Read]).await?;
     assert_eq!(
-        app.get("/api/v1/audit-logs", &read).send().await?.status(),
+        app.get_status("/api/v1/audit-logs", &read).await?,
         StatusCode::OK
     );
     let res = app
@@ -113,7 +110,7 @@ async fn a_revoked_token_stops_working_at_once(db: Db) -> Result<()> {
         body["secret"].as_str().unwrap(),
     );
     assert_eq!(
-        app.get("/api/v1/tenant", secret).send().await?.status(),
+        app.get_status("/api/v1/tenant", secret).await?,
         StatusCode::OK
     );
     let res = app
@@ -123,14 +120,11 @@ async fn a_revoked_token_stops_working_at_once(db: Db) -> Result<()> {
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.json::<Value>().await?["revoked_at"].is_string());
     assert_eq!(
-        app.get("/api/v1/tenant", secret).send().await?.status(),
+        app.get_status("/api/v1/tenant", secret).await?,
         StatusCode::UNAUTHORIZED
     );
     let audit: Value = app
-        .get("/api/v1/audit-logs?action=api_token.revoke", &acme.token)
-        .send()
-        .await?
-        .json()
+        .get_json("/api/v1/audit-logs?action=api_token.revoke", &acme.token)
         .await?;
     assert_eq!(audit["items"][0]["resource_id"], id);
     Ok(())
@@ -152,12 +146,7 @@ async fn a_retried_create_with_the_same_idempotency_key_makes_one_token(db: Db) 
         again["secret"].is_null(),
         "secrets are not stored, so a replay cannot show one"
     );
-    let list: Value = app
-        .get("/api/v1/tokens", &acme.token)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let list: Value = app.get_json("/api/v1/tokens", &acme.token).await?;
     assert_eq!(
         list["items"]
             .as_array()
@@ -198,10 +187,8 @@ async fn tenant_b_gets_not_found_for_tenant_a_tokens(db: Db) -> Result<()> {
     .await?;
     let id = body["token"]["id"].as_str().unwrap();
     assert_eq!(
-        app.get(&format!("/api/v1/tokens/{id}"), &b.token)
-            .send()
-            .await?
-            .status(),
+        app.get_status(&format!("/api/v1/tokens/{id}"), &b.token)
+            .await?,
         StatusCode::NOT_FOUND
     );
     let del = app
@@ -224,12 +211,7 @@ async fn tenant_b_gets_not_found_for_tenant_a_tokens(db: Db) -> Result<()> {
             .status(),
         StatusCode::OK
     );
-    let tenant: Value = app
-        .get("/api/v1/tenant", &b.token)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let tenant: Value = app.get_json("/api/v1/tenant", &b.token).await?;
     assert_eq!(tenant["id"], b.id.to_string());
     Ok(())
 }

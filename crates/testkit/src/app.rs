@@ -75,6 +75,16 @@ impl TestApp {
         self.request(reqwest::Method::GET, path, token)
     }
 
+    /// `GET` with a token, returning the JSON body.
+    pub async fn get_json(&self, path: &str, token: &str) -> anyhow::Result<serde_json::Value> {
+        Ok(self.get(path, token).send().await?.json().await?)
+    }
+
+    /// `GET` with a token, returning the status.
+    pub async fn get_status(&self, path: &str, token: &str) -> anyhow::Result<reqwest::StatusCode> {
+        Ok(self.get(path, token).send().await?.status())
+    }
+
     /// Creates a tenant with an admin token, as `bizosaas admin` does.
     pub async fn tenant(&self, name: &str) -> anyhow::Result<TestTenant> {
         let t = tenants::create(
