@@ -137,16 +137,3 @@ pub async fn exists(tx: &mut TenantTx, id: Uuid) -> Result<bool> {
     .await)?;
     Ok(found.is_some())
 }
-
-/// Entries per day over the last `days` days, oldest first (for charts).
-pub async fn count_since(tx: &mut TenantTx, since: DateTime<Utc>) -> Result<i64> {
-    let tenant = tx.scope().tenant().as_uuid();
-    let (n,): (i64,) = with_conn!(tx, |c| sqlx::query_as(
-        "SELECT COUNT(*) FROM audit_logs WHERE tenant_id = $1 AND created_at >= $2"
-    )
-    .bind(tenant)
-    .bind(since)
-    .fetch_one(c)
-    .await)?;
-    Ok(n)
-}
