@@ -136,8 +136,8 @@ async fn the_log_exports_as_csv_and_json_lines(db: Db) -> Result<()> {
     assert!(lines.next().unwrap().starts_with("id,created_at,action"));
     assert_eq!(
         text.lines().count(),
-        1 + 2,
-        "header + tenant.create + tenant.update"
+        1 + 3,
+        "header + tenant.create + api_token.create + tenant.update"
     );
     let jsonl = app
         .get(

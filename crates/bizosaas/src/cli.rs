@@ -4,12 +4,12 @@ use crate::config::{Config, LogFormat};
 use crate::telemetry;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use domain::tokens::{self, Scope};
+use domain::tokens::Scope;
 use domain::validation::DisplayName;
 use domain::TenantScope;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use store::{audit, tenants, tokens as token_repo, Store};
+use store::{tenants, tokens as token_repo, Store};
 
 /// BizOSaaS: connect your business tools, see their data in one portal, and
 /// work with AI agents on your own keys.
@@ -182,23 +182,13 @@ async fn admin(store: &Store, cmd: AdminCommand) -> anyhow::Result<()> {
                 .await?
                 .with_context(|| format!("no tenant `{tenant}`"))?;
             let label = DisplayName::parse(&name).map_err(|m| anyhow::anyhow!("--name {m}"))?;
-            let mut scopes = scopes;
-            scopes.sort();
-            scopes.dedup();
-            let secret = tokens::generate();
-            let scope = TenantScope::system(t.id);
-            let mut tx = store.write(&scope).await?;
-            let token = token_repo::create(&mut tx, label.as_str(), &scopes, &secret).await?;
-            audit::record(
-                &mut tx,
-                domain::audit::NewAuditEntry::new("api_token.create", "api_token", Some(token.id.to_string()))
-                    .with_metadata(serde_json::json!({ "name": token.name, "scopes": token.scopes, "prefix": token.prefix, "via": "cli" })),
-            )
-            .await?;
+            let mut tx = store.write(&TenantScope::system(t.id)).await?;
+            let (token, secret) =
+                token_repo::issue(&mut tx, &label, &scopes, Default::default()).await?;
             tx.commit().await?;
             eprintln!(
                 "created token `{}` for tenant {} with scopes {:?}; it is shown only now:",
-                token.name, t.slug, scopes
+                token.name, t.slug, token.scopes
             );
             println!("{}", secret.plaintext);
         }

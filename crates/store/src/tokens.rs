@@ -2,10 +2,12 @@
 
 use crate::connect::{Pool, Store};
 use crate::tx::{set_local, with_conn, TenantTx};
-use crate::Result;
+use crate::{audit, Result};
 use chrono::{DateTime, Utc};
+use domain::audit::{NewAuditEntry, RequestOrigin};
 use domain::paging::{Cursor, Limit, Page};
-use domain::tokens::{join_scopes, parse_scopes, GeneratedToken, Scope};
+use domain::tokens::{self, join_scopes, parse_scopes, GeneratedToken, Scope};
+use domain::validation::DisplayName;
 use domain::{TenantId, TokenId, UserId};
 use uuid::Uuid;
 
@@ -72,8 +74,31 @@ macro_rules! select {
     };
 }
 
-/// Stores a new token's hash for the transaction's tenant.
-pub async fn create(
+/// Issues a token for the transaction's tenant: generates its secret, stores
+/// only the hash, and audits it in the same transaction. The caller shows the
+/// returned secret once.
+pub async fn issue(
+    tx: &mut TenantTx,
+    name: &DisplayName,
+    scopes: &[Scope],
+    origin: RequestOrigin,
+) -> Result<(ApiToken, GeneratedToken)> {
+    let mut scopes = scopes.to_vec();
+    scopes.sort();
+    scopes.dedup();
+    let secret = tokens::generate();
+    let token = insert(tx, name.as_str(), &scopes, &secret).await?;
+    audit::record(
+        tx,
+        NewAuditEntry::new("api_token.create", "api_token", Some(token.id.to_string()))
+            .with_metadata(serde_json::json!({ "name": token.name, "scopes": token.scopes, "prefix": token.prefix }))
+            .from_origin(origin),
+    )
+    .await?;
+    Ok((token, secret))
+}
+
+async fn insert(
     tx: &mut TenantTx,
     name: &str,
     scopes: &[Scope],

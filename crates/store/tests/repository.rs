@@ -49,9 +49,9 @@ async fn migrating_twice_changes_nothing(db: Db) -> Result<()> {
 async fn a_token_is_found_by_its_hash_only(db: Db) -> Result<()> {
     let (_db, store) = setup(db).await?;
     let t = tenants::create(&store, &name("Acme")).await?;
-    let secret = tokens::generate();
     let mut tx = store.write(&TenantScope::system(t.id)).await?;
-    let created = token_repo::create(&mut tx, "ci", &[Scope::Read], &secret).await?;
+    let (created, secret) =
+        token_repo::issue(&mut tx, &name("ci"), &[Scope::Read], Default::default()).await?;
     tx.commit().await?;
     let found = token_repo::find_by_hash(&store, &secret.hash)
         .await?
@@ -70,9 +70,9 @@ async fn repositories_never_return_another_tenants_rows(db: Db) -> Result<()> {
     let (_db, store) = setup(db).await?;
     let a = tenants::create(&store, &name("Tenant A")).await?;
     let b = tenants::create(&store, &name("Tenant B")).await?;
-    let secret = tokens::generate();
     let mut tx = store.write(&TenantScope::system(a.id)).await?;
-    let a_token = token_repo::create(&mut tx, "a", &[Scope::Admin], &secret).await?;
+    let (a_token, _) =
+        token_repo::issue(&mut tx, &name("a"), &[Scope::Admin], Default::default()).await?;
     tx.commit().await?;
 
     let mut tx = store.write(&TenantScope::system(b.id)).await?;

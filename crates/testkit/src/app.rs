@@ -2,7 +2,7 @@
 
 use crate::db::{Db, TestDb};
 use anyhow::Context;
-use domain::tokens::{self, Scope};
+use domain::tokens::Scope;
 use domain::validation::DisplayName;
 use domain::{TenantId, TenantScope};
 use reqwest::{Client, RequestBuilder};
@@ -102,11 +102,11 @@ impl TestApp {
 
     /// Another token for a tenant, with the given scopes.
     pub async fn token_for(&self, tenant: TenantId, scopes: &[Scope]) -> anyhow::Result<String> {
-        let secret = tokens::generate();
         let mut tx = self.store.write(&TenantScope::system(tenant)).await?;
-        token_repo::create(&mut tx, "test", scopes, &secret)
+        let name = DisplayName::parse("test").map_err(anyhow::Error::msg)?;
+        let (_, secret) = token_repo::issue(&mut tx, &name, scopes, Default::default())
             .await
-            .context("creating token")?;
+            .context("issuing token")?;
         tx.commit().await?;
         Ok(secret.plaintext)
     }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use domain::audit::NewAuditEntry;
-use domain::tokens::{self, Scope};
+use domain::tokens::Scope;
 use domain::validation::DisplayName;
 use domain::{TokenId, UserId};
 use serde::{Deserialize, Serialize};
@@ -116,10 +116,6 @@ pub async fn create(
             "must hold at least one of read, write, admin",
         ));
     }
-    let mut scopes = body.scopes.clone();
-    scopes.sort();
-    scopes.dedup();
-
     let mut tx = state.store.write(&scope).await?;
     let print = idempotency::fingerprint("POST /api/v1/tokens", &body);
     if let Some(key) = &key {
@@ -127,17 +123,8 @@ pub async fn create(
             return Ok(res);
         }
     }
-    let secret = tokens::generate();
-    let token: TokenView = repo::create(&mut tx, name.as_str(), &scopes, &secret)
-        .await?
-        .into();
-    audit::record(
-        &mut tx,
-        NewAuditEntry::new("api_token.create", "api_token", Some(token.id.to_string()))
-            .with_metadata(serde_json::json!({ "name": token.name, "scopes": token.scopes, "prefix": token.prefix }))
-            .from_origin(origin),
-    )
-    .await?;
+    let (token, secret) = repo::issue(&mut tx, &name, &body.scopes, origin).await?;
+    let token = TokenView::from(token);
     if let Some(key) = &key {
         let stored = CreatedToken {
             token: token.clone(),
