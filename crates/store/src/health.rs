@@ -61,6 +61,19 @@ impl SecurityReport {
     }
 }
 
+/// A database that was never migrated has no bookkeeping table: nothing is
+/// applied. Any other failure (the database is down) is an error, not "pending".
+fn never_migrated_is_empty(rows: sqlx::Result<Vec<(i64,)>>) -> Result<Vec<(i64,)>> {
+    match rows {
+        Err(sqlx::Error::Database(e))
+            if e.code().as_deref() == Some("42P01") || e.message().contains("no such table") =>
+        {
+            Ok(Vec::new())
+        }
+        other => Ok(other?),
+    }
+}
+
 impl Store {
     /// One round trip to the database.
     pub async fn ping(&self) -> Result<()> {
@@ -76,11 +89,11 @@ impl Store {
         const SQL: &str = "SELECT version FROM _sqlx_migrations WHERE success";
         let (applied, migrator): (Vec<(i64,)>, _) = match &self.pool {
             Pool::Sqlite(p) => (
-                sqlx::query_as(SQL).fetch_all(p).await.unwrap_or_default(),
+                never_migrated_is_empty(sqlx::query_as(SQL).fetch_all(p).await)?,
                 &SQLITE_MIGRATIONS,
             ),
             Pool::Postgres(p) => (
-                sqlx::query_as(SQL).fetch_all(p).await.unwrap_or_default(),
+                never_migrated_is_empty(sqlx::query_as(SQL).fetch_all(p).await)?,
                 &POSTGRES_MIGRATIONS,
             ),
         };
