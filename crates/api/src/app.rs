@@ -13,7 +13,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use http_body_util::BodyExt;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
@@ -24,6 +23,11 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 /// middleware every request passes through.
 pub fn router(state: AppState) -> Router {
     let public = Router::new()
+        // Until the portal lands, the address `serve` prints leads somewhere useful.
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::temporary("/api/docs") }),
+        )
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(metrics::handler))
@@ -119,20 +123,11 @@ async fn problems_everywhere(req: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
-    let is_problem = res
-        .headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == PROBLEM_JSON.as_bytes());
-    let (mut parts, body) = res.into_parts();
-    let mut problem = if is_problem {
-        match body.collect().await.map(|b| b.to_bytes()) {
-            Ok(bytes) => serde_json::from_slice::<Problem>(&bytes)
-                .unwrap_or_else(|_| Problem::for_status(status)),
-            Err(_) => Problem::for_status(status),
-        }
-    } else {
-        Problem::for_status(status)
-    };
+    let (mut parts, _body) = res.into_parts();
+    let mut problem = parts
+        .extensions
+        .remove::<Problem>()
+        .unwrap_or_else(|| Problem::for_status(status));
     problem.request_id = request_id;
     parts
         .headers

@@ -78,12 +78,16 @@ impl IntoResponse for Problem {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry = self.retry_after;
         let body = serde_json::to_vec(&self).unwrap_or_default();
+        // Kept beside the body so the outer middleware can add the request
+        // id without parsing the body back.
+        let extension = self.clone();
         let mut res = (
             status,
             [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
             body,
         )
             .into_response();
+        res.extensions_mut().insert(extension);
         if let Some(secs) = retry {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -208,7 +208,19 @@ async fn the_openapi_document_describes_every_route(db: Db) -> Result<()> {
     Ok(())
 }
 
+async fn the_root_leads_to_the_api_reference(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let res = client.get(app.url("/")).send().await?;
+    assert_eq!(res.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(res.headers()["location"], "/api/docs");
+    Ok(())
+}
+
 testkit::on_both_backends!(
+    the_root_leads_to_the_api_reference,
     unknown_routes_and_methods_are_problems,
     bad_bodies_are_rejected_naming_the_field,
     oversize_bodies_are_refused,
