@@ -2,6 +2,12 @@
 
 use clap::Parser;
 
+/// glibc's allocator serialised the request threads on its arena locks under
+/// load (profiled: `_int_malloc`, `malloc_consolidate` and futex waits near
+/// the top); mimalloc keeps allocation thread-local.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = bizosaas::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
