@@ -52,7 +52,7 @@ wrk_run() { # label url [token]
 }
 
 bench() { # backend
-  local backend=$1 data="$WORK/$1" port env=(BIZOS_DATABASE_MAX_CONNECTIONS="${POOL:-16}")
+  local backend=$1 data="$WORK/$1" port env=(${POOL:+BIZOS_DATABASE_MAX_CONNECTIONS=$POOL})
   mkdir -p "$data"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   if [ "$backend" = postgres ]; then
@@ -64,7 +64,7 @@ bench() { # backend
       -c "CREATE DATABASE $db OWNER bizosaas_owner" >/dev/null
     env=(DATABASE_URL="postgres://bizosaas_app:app@127.0.0.1:$BIZOSAAS_TEST_PG_PORT/$db"
          BIZOS_DATABASE_MIGRATION_URL="postgres://bizosaas_owner:owner@127.0.0.1:$BIZOSAAS_TEST_PG_PORT/$db"
-         BIZOS_DATABASE_MAX_CONNECTIONS=32)
+         ${POOL:+BIZOS_DATABASE_MAX_CONNECTIONS=$POOL})
   fi
   local start; start=$(date +%s%N)
   env "${env[@]}" "$BIN" --data-dir "$data" serve --listen "127.0.0.1:$port" >"$WORK/$backend.out" 2>"$WORK/$backend.log" &

@@ -73,7 +73,7 @@ impl Default for Config {
             database: DatabaseConfig {
                 url: None,
                 migration_url: None,
-                max_connections: 16,
+                max_connections: store::default_pool_size(),
                 acquire_timeout_secs: 3,
             },
             http: HttpConfig {

@@ -106,6 +106,19 @@ impl Store {
         Ok(MigrationStatus { pending })
     }
 
+    /// PostgreSQL only: the `app.tenant_id` a connection from the pool carries
+    /// when checked out (must be empty: nothing may inherit a tenant).
+    pub async fn idle_session_tenant(&self) -> Result<Option<String>> {
+        let Pool::Postgres(p) = &self.pool else {
+            return Ok(None);
+        };
+        let (v,): (Option<String>,) =
+            sqlx::query_as("SELECT current_setting('app.tenant_id', true)")
+                .fetch_one(p)
+                .await?;
+        Ok(v.filter(|v| !v.is_empty()))
+    }
+
     /// PostgreSQL only: how the runtime role stands with respect to RLS.
     pub async fn security_report(&self) -> Result<Option<SecurityReport>> {
         let Pool::Postgres(p) = &self.pool else {

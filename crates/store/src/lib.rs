@@ -15,7 +15,7 @@ pub mod idempotency;
 pub mod tenants;
 pub mod tokens;
 
-pub use connect::{redact_url, Backend, DbConfig, PoolStats, Store};
+pub use connect::{default_pool_size, redact_url, Backend, DbConfig, PoolStats, Store};
 pub use error::StoreError;
 pub use health::{MigrationStatus, SecurityReport};
 pub use tx::TenantTx;

@@ -273,6 +273,26 @@ mod row_level_security {
     }
 
     #[tokio::test]
+    async fn a_pooled_connection_never_carries_a_tenant_into_its_next_use() -> Result<()> {
+        let mut test_db = TestDb::create(Db::Postgres).await?;
+        test_db.config.max_connections = 1;
+        let store = test_db.store().await?;
+        let a = tenants::create(&store, &name("Tenant A")).await?;
+        let mut tx = store.read(&TenantScope::system(a.id)).await?;
+        audit::list(
+            &mut tx,
+            &AuditFilter::default(),
+            None,
+            Limit::parse(None).unwrap(),
+        )
+        .await?;
+        tx.commit().await?;
+        // The one connection of the pool served tenant A's read just now.
+        assert_eq!(store.idle_session_tenant().await?, None);
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn the_runtime_role_passes_the_isolation_checks() -> Result<()> {
         let (_db, store) = setup(Db::Postgres).await?;
         let report = store.security_report().await?.expect("PostgreSQL reports");
