@@ -30,7 +30,7 @@ pub struct NewAuditEntry {
 }
 
 /// A stored audit entry.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Entry id (UUIDv7).
     pub id: AuditId,
@@ -46,9 +46,10 @@ pub struct AuditEntry {
     pub resource_type: String,
     /// Resource id.
     pub resource_id: Option<String>,
-    /// Extra facts.
+    /// Extra facts, kept as the JSON text that was stored: a listing passes
+    /// it through instead of parsing and re-serializing it.
     #[schema(value_type = Object)]
-    pub metadata: serde_json::Value,
+    pub metadata: Box<serde_json::value::RawValue>,
     /// Client IP.
     pub ip_address: Option<String>,
     /// Client user agent.
@@ -101,7 +102,8 @@ impl NewAuditEntry {
             action: self.action,
             resource_type: self.resource_type,
             resource_id: self.resource_id,
-            metadata: self.metadata,
+            metadata: serde_json::value::to_raw_value(&self.metadata)
+                .expect("a serde_json::Value always serializes"),
             ip_address: self.origin.ip,
             user_agent: self.origin.user_agent,
             created_at: Utc::now(),

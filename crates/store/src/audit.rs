@@ -19,7 +19,7 @@ struct Row {
     action: String,
     resource_type: String,
     resource_id: Option<String>,
-    metadata: Json<serde_json::Value>,
+    metadata: String,
     ip_address: Option<String>,
     user_agent: Option<String>,
     created_at: DateTime<Utc>,
@@ -35,7 +35,11 @@ impl From<Row> for AuditEntry {
             action: r.action,
             resource_type: r.resource_type,
             resource_id: r.resource_id,
-            metadata: r.metadata.0,
+            // Written by `record` from a serde_json value; text that is not
+            // JSON (a hand-edited row) is shown as a JSON string, not dropped.
+            metadata: serde_json::from_str(&r.metadata).unwrap_or_else(|_| {
+                serde_json::value::to_raw_value(&r.metadata).expect("a string always serializes")
+            }),
             ip_address: r.ip_address,
             user_agent: r.user_agent,
             created_at: r.created_at,
@@ -67,7 +71,7 @@ pub async fn record(tx: &mut TenantTx, entry: NewAuditEntry) -> Result<AuditEntr
     Ok(e)
 }
 
-const COLUMNS: &str = "SELECT id, tenant_id, user_id, token_id, action, resource_type, resource_id, metadata, ip_address, user_agent, created_at FROM audit_logs WHERE tenant_id = ";
+const COLUMNS: &str = "SELECT id, tenant_id, user_id, token_id, action, resource_type, resource_id, CAST(metadata AS TEXT) AS metadata, ip_address, user_agent, created_at FROM audit_logs WHERE tenant_id = ";
 
 fn list_query<'a, DB>(
     tenant: Uuid,

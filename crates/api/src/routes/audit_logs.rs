@@ -177,7 +177,7 @@ fn to_csv(entries: &[AuditEntry]) -> Result<Vec<u8>, ApiError> {
             e.token_id.map(|t| t.to_string()).unwrap_or_default(),
             e.ip_address.clone().unwrap_or_default(),
             csv_safe(e.user_agent.as_deref().unwrap_or("")),
-            csv_safe(&e.metadata.to_string()),
+            csv_safe(e.metadata.get()),
         ])
         .map_err(err)?;
     }
