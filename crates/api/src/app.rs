@@ -29,6 +29,11 @@ pub fn router(state: AppState) -> Router {
             get(|| async { axum::response::Redirect::temporary("/api/docs") }),
         )
         .route("/healthz", get(routes::health::healthz))
+        .route(
+            "/auth/register",
+            axum::routing::post(routes::auth::register),
+        )
+        .route("/auth/login", axum::routing::post(routes::auth::login))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(metrics::handler))
         .route("/api/v1/openapi.json", get(routes::docs::openapi_json))

@@ -1,9 +1,9 @@
-//! Bearer-token authentication.
+//! Bearer authentication: API tokens (`bzs_…`) and session tokens (`bzss_…`).
 //!
 //! Every route of the protected router passes through [`require_token`]; the
-//! handler then reads the [`Auth`] it left behind. Verified tokens are cached
-//! for `token_cache_ttl`, so a revocation reaches other instances within that
-//! bound; on the instance that revoked, it is immediate.
+//! handler then reads the [`Auth`] it left behind. Verified credentials are
+//! cached for `token_cache_ttl`, so a revocation reaches other instances
+//! within that bound; on the instance that revoked, it is immediate.
 
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -13,12 +13,12 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::Utc;
-use domain::tokens::{hash_token, looks_like_token, Scope};
+use domain::tokens::{hash_token, looks_like_session, looks_like_token, Scope};
 use domain::{Actor, Principal, TenantScope, TokenId};
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
-use store::tokens;
+use store::{memberships, sessions, tokens};
 
 /// How often `last_used_at` is written for a busy token.
 const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
@@ -73,6 +73,19 @@ impl TokenCache {
         );
     }
 
+    fn put_session(&self, hash: String, principal: Principal) {
+        // Sessions are evicted by hash, never by token id.
+        self.put(hash, principal, TokenId::from_uuid(uuid::Uuid::nil()));
+    }
+
+    /// Forgets a credential by its hash at once (sign-out).
+    pub fn evict_hash(&self, hash: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(hash);
+    }
+
     /// Forgets a token at once (on revocation).
     pub fn evict(&self, token: TokenId) {
         self.entries
@@ -84,14 +97,19 @@ impl TokenCache {
 
 /// Resolves a presented bearer token to a principal: the cache, then the database.
 pub async fn resolve(state: &AppState, presented: &str) -> Result<Principal, ApiError> {
-    if !looks_like_token(presented) {
+    let session = looks_like_session(presented);
+    if !session && !looks_like_token(presented) {
         return Err(ApiError::Unauthorized(
-            "the bearer token is malformed (BizOSaaS tokens start with `bzs_`)".into(),
+            "the bearer token is malformed (API tokens start with `bzs_`, sessions with `bzss_`)"
+                .into(),
         ));
     }
     let hash = hash_token(presented);
     if let Some(p) = state.tokens.get(&hash) {
         return Ok(p);
+    }
+    if session {
+        return resolve_session(state, hash).await;
     }
     let invalid = || ApiError::Unauthorized("the bearer token is invalid or revoked".into());
     let token = tokens::find_by_hash(&state.store, &hash)
@@ -114,6 +132,36 @@ pub async fn resolve(state: &AppState, presented: &str) -> Result<Principal, Api
         tx.commit().await?;
     }
     state.tokens.put(hash, principal.clone(), token.id);
+    Ok(principal)
+}
+
+/// A session is valid until revoked, past its absolute expiry, or idle for
+/// longer than the configured idle timeout; its member must still belong to
+/// the tenant, and the role decides the scopes.
+async fn resolve_session(state: &AppState, hash: String) -> Result<Principal, ApiError> {
+    let ended = |why: &str| ApiError::Unauthorized(format!("the session {why}; sign in again"));
+    let s = sessions::find_by_hash(&state.store, &hash)
+        .await?
+        .ok_or_else(|| ended("is invalid or has ended"))?;
+    let now = Utc::now();
+    if s.revoked_at.is_some() {
+        return Err(ended("has ended"));
+    }
+    if s.expires_at <= now || now - s.last_seen_at > state.config.session_idle {
+        return Err(ended("has expired"));
+    }
+    let system = TenantScope::system(s.tenant_id);
+    let mut tx = state.store.read(&system).await?;
+    let role = memberships::role_of(&mut tx, s.user_id).await?;
+    tx.commit().await?;
+    let role = role.ok_or_else(|| ended("belongs to a membership that was removed"))?;
+    let principal = Principal::authenticated(s.tenant_id, Actor::User(s.user_id), role.scopes());
+    if now - s.last_seen_at > TOUCH_EVERY {
+        let mut tx = state.store.write(&principal.scope()).await?;
+        sessions::touch(&mut tx, s.id).await?;
+        tx.commit().await?;
+    }
+    state.tokens.put_session(hash, principal.clone());
     Ok(principal)
 }
 

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use crate::routes::{audit_logs, health, tenant, tokens};
+use crate::routes::{audit_logs, auth, health, members, tenant, tokens};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -11,6 +11,8 @@ use utoipa::{Modify, OpenApi};
     paths(
         health::healthz, health::readyz,
         audit_logs::list,
+        auth::register, auth::login, auth::logout,
+        members::list,
         tenant::get, tenant::update,
         tokens::create, tokens::list, tokens::get, tokens::revoke,
     ),
@@ -18,6 +20,8 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness"),
+        (name = "auth", description = "Registration, sign-in and sign-out"),
+        (name = "members", description = "Members of the tenant"),
         (name = "audit", description = "The tenant's audit log"),
         (name = "tenant", description = "The caller's tenant"),
         (name = "tokens", description = "API tokens"),

@@ -16,6 +16,16 @@ pub struct WebConfig {
     /// How long a verified API token is trusted without asking the database.
     /// Bounds how long a revocation takes to reach other instances.
     pub token_cache_ttl: Duration,
+    /// Whether anyone may register a new account and tenant.
+    pub registration_open: bool,
+    /// Absolute lifetime of a session.
+    pub session_lifetime: chrono::TimeDelta,
+    /// A session unused for longer than this has ended.
+    pub session_idle: chrono::TimeDelta,
+    /// Failed sign-ins in a row that lock an account.
+    pub lockout_after: i32,
+    /// How long a locked account stays locked.
+    pub lockout_for: chrono::TimeDelta,
 }
 
 impl Default for WebConfig {
@@ -24,6 +34,11 @@ impl Default for WebConfig {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             token_cache_ttl: Duration::from_secs(10),
+            registration_open: true,
+            session_lifetime: chrono::TimeDelta::hours(12),
+            session_idle: chrono::TimeDelta::hours(2),
+            lockout_after: 20,
+            lockout_for: chrono::TimeDelta::minutes(15),
         }
     }
 }

@@ -45,6 +45,34 @@ pub struct HttpConfig {
     pub token_cache_ttl_secs: u64,
 }
 
+/// Sign-in settings (`[auth]`, `BIZOS_AUTH_*`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Anyone may register an account and tenant; otherwise invitation only.
+    pub registration_open: bool,
+    /// Hours a session lasts at most.
+    pub session_hours: i64,
+    /// Minutes without a request after which a session ends.
+    pub session_idle_minutes: i64,
+    /// Failed sign-ins in a row that lock an account.
+    pub lockout_after: i32,
+    /// Minutes an account stays locked.
+    pub lockout_minutes: i64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            registration_open: true,
+            session_hours: 12,
+            session_idle_minutes: 120,
+            lockout_after: 20,
+            lockout_minutes: 15,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +89,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// HTTP.
     pub http: HttpConfig,
+    /// Sign-in.
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -81,6 +111,7 @@ impl Default for Config {
                 request_timeout_secs: 30,
                 token_cache_ttl_secs: 10,
             },
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -159,6 +190,11 @@ impl Config {
             max_body_bytes: self.http.max_body_bytes,
             request_timeout: Duration::from_secs(self.http.request_timeout_secs),
             token_cache_ttl: Duration::from_secs(self.http.token_cache_ttl_secs),
+            registration_open: self.auth.registration_open,
+            session_lifetime: chrono::TimeDelta::hours(self.auth.session_hours),
+            session_idle: chrono::TimeDelta::minutes(self.auth.session_idle_minutes),
+            lockout_after: self.auth.lockout_after,
+            lockout_for: chrono::TimeDelta::minutes(self.auth.lockout_minutes),
         }
     }
 }

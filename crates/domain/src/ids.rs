@@ -65,3 +65,7 @@ id_type!(
     /// One audit log entry.
     AuditId
 );
+id_type!(
+    /// A signed-in session.
+    SessionId
+);

@@ -6,9 +6,10 @@
 pub mod audit;
 pub mod ids;
 pub mod paging;
+pub mod roles;
 pub mod tenancy;
 pub mod tokens;
 pub mod validation;
 
-pub use ids::{AuditId, TenantId, TokenId, UserId};
+pub use ids::{AuditId, SessionId, TenantId, TokenId, UserId};
 pub use tenancy::{Actor, Principal, TenantScope};

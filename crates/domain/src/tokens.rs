@@ -102,15 +102,27 @@ impl std::fmt::Debug for GeneratedToken {
     }
 }
 
-/// Generates a token: 32 random bytes, base64url, behind [`TOKEN_PREFIX`].
+/// The prefix of session tokens, distinct from API tokens.
+pub const SESSION_PREFIX: &str = "bzss_";
+
+/// Generates an API token: 32 random bytes, base64url, behind [`TOKEN_PREFIX`].
 pub fn generate() -> GeneratedToken {
+    generate_with(TOKEN_PREFIX)
+}
+
+/// Generates a session token, behind [`SESSION_PREFIX`].
+pub fn generate_session() -> GeneratedToken {
+    generate_with(SESSION_PREFIX)
+}
+
+fn generate_with(prefix: &str) -> GeneratedToken {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let plaintext = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
-    let prefix = plaintext[..TOKEN_PREFIX.len() + 8].to_string();
+    let plaintext = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let prefix = plaintext[..prefix.len() + 8].to_string();
     let hash = hash_token(&plaintext);
     GeneratedToken {
         plaintext,
@@ -132,11 +144,20 @@ pub fn hash_token(token: &str) -> String {
     out
 }
 
-/// Checks the shape of a presented token before any lookup.
+/// Checks the shape of a presented API token before any lookup.
 pub fn looks_like_token(token: &str) -> bool {
-    token.len() == TOKEN_PREFIX.len() + 43
-        && token.starts_with(TOKEN_PREFIX)
-        && token[TOKEN_PREFIX.len()..]
+    has_shape(token, TOKEN_PREFIX)
+}
+
+/// Checks the shape of a presented session token before any lookup.
+pub fn looks_like_session(token: &str) -> bool {
+    has_shape(token, SESSION_PREFIX)
+}
+
+fn has_shape(token: &str, prefix: &str) -> bool {
+    token.len() == prefix.len() + 43
+        && token.starts_with(prefix)
+        && token[prefix.len()..]
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
@@ -152,6 +173,13 @@ mod tests {
         assert!(t.plaintext.starts_with(&t.prefix));
         assert_eq!(t.hash, hash_token(&t.plaintext));
         assert!(!format!("{t:?}").contains(&t.plaintext));
+    }
+
+    #[test]
+    fn sessions_and_api_tokens_cannot_be_mistaken_for_each_other() {
+        let s = generate_session();
+        assert!(looks_like_session(&s.plaintext) && !looks_like_token(&s.plaintext));
+        assert!(!looks_like_session(&generate().plaintext));
     }
 
     #[test]

@@ -84,3 +84,81 @@ mod tests {
         assert_eq!(slugify("Café"), "caf");
     }
 }
+
+/// An email address as accounts are keyed: trimmed, lowercased, ASCII only
+/// (so look-alike Unicode addresses cannot collide with real ones), one `@`,
+/// a dotted domain, at most 254 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// Validates and normalises an address.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if s.len() > 254 {
+            return Err("must be at most 254 characters".into());
+        }
+        if !s.is_ascii() {
+            return Err("must use ASCII characters only".into());
+        }
+        if s.bytes().any(|b| {
+            b.is_ascii_whitespace() || b.is_ascii_control() || b"<>()[],;:\\\"".contains(&b)
+        }) {
+            return Err("contains characters an email address cannot have".into());
+        }
+        let Some((local, domain)) = s.split_once('@') else {
+            return Err("must contain an @".into());
+        };
+        if local.is_empty() || local.len() > 64 || domain.contains('@') {
+            return Err("is not a valid email address".into());
+        }
+        let labels: Vec<&str> = domain.split('.').collect();
+        if labels.len() < 2
+            || labels
+                .iter()
+                .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
+        {
+            return Err("needs a domain like example.com".into());
+        }
+        Ok(Self(s.to_ascii_lowercase()))
+    }
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod email_tests {
+    use super::Email;
+
+    #[test]
+    fn addresses_are_normalised_to_lowercase() {
+        assert_eq!(
+            Email::parse("  Ann@Acme.IO ").unwrap().as_str(),
+            "ann@acme.io"
+        );
+    }
+
+    #[test]
+    fn malformed_and_lookalike_addresses_are_refused() {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@acme.io",
+            "ann@acme",
+            "a b@acme.io",
+            "ann@@acme.io",
+            "ann@acme..io",
+            "аnn@acme.io",
+            "ann@acme.io\u{200b}",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Email::parse(&format!("{}@acme.io", "a".repeat(65))).is_err());
+    }
+}

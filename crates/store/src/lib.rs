@@ -12,8 +12,11 @@ mod tx;
 
 pub mod audit;
 pub mod idempotency;
+pub mod memberships;
+pub mod sessions;
 pub mod tenants;
 pub mod tokens;
+pub mod users;
 
 pub use connect::{default_pool_size, redact_url, Backend, DbConfig, PoolStats, Store};
 pub use error::StoreError;

@@ -45,43 +45,55 @@ impl From<Row> for Tenant {
     }
 }
 
-/// Creates a tenant (operator command or registration), audited as its first entry.
+/// Creates a tenant from the operator command line, audited as its first entry.
 pub async fn create(store: &Store, name: &DisplayName) -> Result<Tenant> {
-    let slug = slugify(name.as_str());
-    if slug.is_empty() {
-        return Err(StoreError::Config(
-            "a tenant name needs at least one ASCII letter or digit".into(),
-        ));
+    let tenant = Tenant::named(name)?;
+    let mut tx = store.write(&TenantScope::system(tenant.id)).await?;
+    insert(&mut tx, &tenant).await?;
+    tx.commit().await?;
+    Ok(tenant)
+}
+
+impl Tenant {
+    /// A new tenant with the slug derived from its name.
+    pub fn named(name: &DisplayName) -> Result<Self> {
+        let slug = slugify(name.as_str());
+        if slug.is_empty() {
+            return Err(StoreError::Config(
+                "a tenant name needs at least one ASCII letter or digit".into(),
+            ));
+        }
+        let now = Utc::now();
+        Ok(Tenant {
+            id: TenantId::new(),
+            name: name.as_str().to_string(),
+            slug,
+            created_at: now,
+            updated_at: now,
+        })
     }
-    let now = Utc::now();
-    let tenant = Tenant {
-        id: TenantId::new(),
-        name: name.as_str().to_string(),
-        slug,
-        created_at: now,
-        updated_at: now,
-    };
-    let scope = TenantScope::system(tenant.id);
-    let mut tx = store.write(&scope).await?;
+}
+
+/// Inserts a tenant in a transaction scoped to it, with its audit entry.
+pub async fn insert(tx: &mut TenantTx, tenant: &Tenant) -> Result<()> {
     with_conn!(tx, |c| sqlx::query(
         "INSERT INTO tenants (id, name, slug, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)"
     )
     .bind(tenant.id.as_uuid())
     .bind(&tenant.name)
     .bind(&tenant.slug)
-    .bind(now)
-    .bind(now)
+    .bind(tenant.created_at)
+    .bind(tenant.updated_at)
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
     audit::record(
-        &mut tx,
+        tx,
         NewAuditEntry::new("tenant.create", "tenant", Some(tenant.id.to_string()))
             .with_metadata(serde_json::json!({ "name": tenant.name, "slug": tenant.slug })),
     )
     .await?;
-    tx.commit().await?;
-    Ok(tenant)
+    Ok(())
 }
 
 /// Finds a tenant by its slug or id, as an operator names it on the command line.

@@ -1,8 +1,10 @@
 //! Handlers, one module per resource.
 
 pub mod audit_logs;
+pub mod auth;
 pub mod docs;
 pub mod health;
+pub mod members;
 pub mod tenant;
 pub mod tokens;
 
@@ -14,6 +16,8 @@ use axum::Router;
 pub fn api_v1() -> Router<AppState> {
     Router::new()
         .route("/api/v1/audit-logs", get(audit_logs::list))
+        .route("/api/v1/members", get(members::list))
+        .route("/auth/logout", axum::routing::post(auth::logout))
         .route("/api/v1/tenant", get(tenant::get).patch(tenant::update))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route(

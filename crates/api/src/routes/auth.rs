@@ -1,0 +1,364 @@
+//! Registration, sign-in and sign-out with email and password.
+//!
+//! Sign-in answers the same way, after the same argon2 work, whether the
+//! email is unknown, the password wrong or the account locked, so nothing
+//! tells an attacker which accounts exist.
+
+use crate::auth::Auth;
+use crate::extract::{ApiJson, Origin};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use domain::audit::{NewAuditEntry, RequestOrigin};
+use domain::roles::Role;
+use domain::tokens::{self, hash_token, looks_like_session};
+use domain::validation::{DisplayName, Email, FieldError};
+use domain::{Actor, Principal, TenantId, TenantScope, UserId};
+use serde::{Deserialize, Serialize};
+use store::tenants::Tenant;
+use store::users::User;
+use store::{audit, memberships, sessions, tenants, users, StoreError};
+
+/// A new account and its tenant.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    /// Email address (ASCII), the sign-in name.
+    pub email: String,
+    /// At least 12 characters, not a common one, not containing the email.
+    pub password: String,
+    /// The business's name; its slug identifies the tenant.
+    pub tenant_name: String,
+    /// Display name (default: the email's local part).
+    pub name: Option<String>,
+}
+
+/// Credentials.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// Email address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+    /// Tenant slug to sign in to (default: the user's first tenant).
+    pub tenant: Option<String>,
+}
+
+/// A signed-in session.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SessionView {
+    /// Send as `Authorization: Bearer …`; shown once.
+    pub session: String,
+    /// Absolute expiry (UTC); it ends sooner when idle.
+    pub expires_at: DateTime<Utc>,
+    /// The user.
+    pub user_id: UserId,
+    /// The user's email.
+    pub email: String,
+    /// The tenant signed in to.
+    pub tenant_id: TenantId,
+    /// Its slug.
+    pub tenant_slug: String,
+    /// The user's role there.
+    pub role: Role,
+}
+
+const WRONG: &str = "email or password is wrong";
+
+fn collect(errors: Vec<FieldError>) -> Result<(), ApiError> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let detail = errors
+        .iter()
+        .map(|e| format!("`{}`: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(ApiError::Validation { detail, errors })
+}
+
+async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || auth::password::hash(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+async fn verify_password(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || auth::password::verify(&password, stored.as_deref()))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Opens a session in a transaction scoped to the signed-in member.
+async fn open_session(
+    state: &AppState,
+    tx: &mut store::TenantTx,
+    user: &User,
+    tenant: (TenantId, &str),
+    role: Role,
+    origin: RequestOrigin,
+    action: &str,
+) -> Result<SessionView, ApiError> {
+    let token = tokens::generate_session();
+    let expires_at = Utc::now() + state.config.session_lifetime;
+    let session = sessions::create(tx, user.id, &token, expires_at).await?;
+    audit::record(
+        tx,
+        NewAuditEntry::new(action, "session", Some(session.id.to_string()))
+            .with_metadata(serde_json::json!({ "email": user.email, "role": role }))
+            .from_origin(origin),
+    )
+    .await?;
+    Ok(SessionView {
+        session: token.plaintext,
+        expires_at,
+        user_id: user.id,
+        email: user.email.clone(),
+        tenant_id: tenant.0,
+        tenant_slug: tenant.1.to_string(),
+        role,
+    })
+}
+
+/// Creates an account, its tenant (the user becomes owner) and a session.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = Register, responses(
+    (status = 201, body = SessionView),
+    (status = 403, description = "Registration is by invitation only", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The email or tenant name is taken", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn register(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    ApiJson(body): ApiJson<Register>,
+) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+    if !state.config.registration_open {
+        return Err(ApiError::Forbidden(
+            "registration is by invitation only; ask an admin of your tenant".into(),
+        ));
+    }
+    let mut errors = Vec::new();
+    let email = Email::parse(&body.email)
+        .map_err(|m| errors.push(FieldError::new("email", m)))
+        .ok();
+    if let Err(e) =
+        auth::password::check_strength(&body.password, email.as_ref().map_or("", |e| e.as_str()))
+    {
+        errors.push(FieldError::new("password", e.to_string()));
+    }
+    let tenant_name = DisplayName::parse(&body.tenant_name)
+        .map_err(|m| errors.push(FieldError::new("tenant_name", m)))
+        .ok();
+    let tenant = tenant_name.as_ref().and_then(|n| {
+        Tenant::named(n)
+            .map_err(|_| {
+                errors.push(FieldError::new(
+                    "tenant_name",
+                    "needs at least one ASCII letter or digit",
+                ))
+            })
+            .ok()
+    });
+    let default_name = email
+        .as_ref()
+        .map(|e| e.as_str().split('@').next().unwrap_or("").to_string())
+        .unwrap_or_default();
+    let name = DisplayName::parse(body.name.as_deref().unwrap_or(&default_name))
+        .map_err(|m| errors.push(FieldError::new("name", m)))
+        .ok();
+    collect(errors)?;
+    let (Some(email), Some(tenant), Some(name)) = (email, tenant, name) else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+
+    let hash = hash_password(body.password).await?;
+    let user_id = UserId::new();
+    let owner = Principal::authenticated(tenant.id, Actor::User(user_id), Role::Owner.scopes());
+    let mut tx = state.store.write(&owner.scope()).await?;
+    let created = async {
+        tenants::insert(&mut tx, &tenant).await?;
+        let user = users::create(&mut tx, user_id, &email, &name, &hash).await?;
+        memberships::add(&mut tx, user_id, Role::Owner).await?;
+        Ok::<_, StoreError>(user)
+    }
+    .await;
+    let user = match created {
+        Ok(u) => u,
+        Err(StoreError::Conflict(_)) => {
+            drop(tx);
+            let taken = users::credentials(&state.store, &email).await?.is_some();
+            return Err(ApiError::Conflict(if taken {
+                "an account with this email already exists; sign in instead".into()
+            } else {
+                format!(
+                    "a tenant named like `{}` already exists; choose another name",
+                    tenant.name
+                )
+            }));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let view = open_session(
+        &state,
+        &mut tx,
+        &user,
+        (tenant.id, &tenant.slug),
+        Role::Owner,
+        origin,
+        "user.register",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Signs in with email and password; returns a session token.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Login, responses(
+    (status = 200, body = SessionView),
+    (status = 401, description = "Wrong email or password, or the account is locked (the answer is the same)", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn login(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Json<SessionView>, ApiError> {
+    let email = Email::parse(&body.email).map_err(|m| ApiError::field("email", m))?;
+    if body.password.is_empty() || body.password.len() > auth::password::MAX_BYTES {
+        return Err(ApiError::field(
+            "password",
+            format!("must be 1 to {} bytes", auth::password::MAX_BYTES),
+        ));
+    }
+    let creds = users::credentials(&state.store, &email).await?;
+    // The argon2 work happens for every attempt, known account or not.
+    let matches = verify_password(
+        body.password,
+        creds.as_ref().and_then(|c| c.password_hash.clone()),
+    )
+    .await?;
+    let wrong = || ApiError::Unauthorized(WRONG.into());
+    let Some(creds) = creds else {
+        return Err(wrong());
+    };
+    let user = creds.user;
+
+    let tenants_of_user = memberships::of_user(&state.store, user.id).await?;
+    let chosen = match &body.tenant {
+        None => tenants_of_user.first().copied(),
+        Some(slug) => match tenants::find(&state.store, slug).await? {
+            Some(t) => tenants_of_user.iter().find(|(id, _)| *id == t.id).copied(),
+            None => None,
+        },
+    };
+    let now = Utc::now();
+    let locked = creds.locked_until.is_some_and(|t| t > now);
+    if locked || !matches {
+        let just_locked = !locked
+            && users::record_failure(
+                &state.store,
+                user.id,
+                state.config.lockout_after,
+                state.config.lockout_for,
+            )
+            .await?;
+        // Audited in the tenant asked for, else the user's first one.
+        if let Some((tenant_id, _)) = chosen.or_else(|| tenants_of_user.first().copied()) {
+            let mut tx = state.store.write(&TenantScope::system(tenant_id)).await?;
+            let action = if locked {
+                "auth.login_refused_locked"
+            } else {
+                "auth.login_failed"
+            };
+            audit::record(
+                &mut tx,
+                NewAuditEntry::new(action, "user", Some(user.id.to_string()))
+                    .with_metadata(serde_json::json!({ "email": user.email }))
+                    .from_origin(origin.clone()),
+            )
+            .await?;
+            if just_locked {
+                audit::record(
+                    &mut tx,
+                    NewAuditEntry::new("auth.lockout", "user", Some(user.id.to_string()))
+                        .with_metadata(serde_json::json!({
+                            "email": user.email,
+                            "after_failures": state.config.lockout_after,
+                            "minutes": state.config.lockout_for.num_minutes(),
+                        }))
+                        .from_origin(origin),
+                )
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        return Err(wrong());
+    }
+    let Some((tenant_id, role)) = chosen else {
+        return Err(wrong());
+    };
+
+    let member = Principal::authenticated(tenant_id, Actor::User(user.id), role.scopes());
+    let mut tx = state.store.write(&member.scope()).await?;
+    users::record_success(&mut tx, user.id).await?;
+    let slug = tenants::current(&mut tx).await?.slug;
+    let view = open_session(
+        &state,
+        &mut tx,
+        &user,
+        (tenant_id, &slug),
+        role,
+        origin,
+        "auth.login",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(view))
+}
+
+/// Ends the session sent as the bearer token.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])), responses(
+    (status = 204, description = "Signed out"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "The bearer is an API token, not a session", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn logout(
+    State(state): State<AppState>,
+    auth: Auth,
+    Origin(origin): Origin,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .trim();
+    if !looks_like_session(presented) {
+        return Err(ApiError::field(
+            "Authorization",
+            "sign-out ends a session; revoke an API token with DELETE /api/v1/tokens/{id}",
+        ));
+    }
+    let hash = hash_token(presented);
+    let session = sessions::find_by_hash(&state.store, &hash)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("the session has ended".into()))?;
+    let mut tx = state.store.write(&auth.0.scope()).await?;
+    sessions::revoke(&mut tx, session.id).await?;
+    audit::record(
+        &mut tx,
+        NewAuditEntry::new("auth.logout", "session", Some(session.id.to_string()))
+            .from_origin(origin),
+    )
+    .await?;
+    tx.commit().await?;
+    state.tokens.evict_hash(&hash);
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,240 @@
+//! Accounts, sign-in with lockout, sessions, and members, on both backends.
+
+use anyhow::Result;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use testkit::{Db, TestApp, TestDb};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn register(app: &TestApp, email: &str, tenant: &str) -> Result<reqwest::Response> {
+    Ok(app
+        .client
+        .post(app.url("/auth/register"))
+        .json(&json!({ "email": email, "password": PASSWORD, "tenant_name": tenant }))
+        .send()
+        .await?)
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> Result<reqwest::Response> {
+    Ok(app
+        .client
+        .post(app.url("/auth/login"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await?)
+}
+
+async fn registering_makes_the_user_owner_of_a_new_tenant_with_a_working_session(
+    db: Db,
+) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let res = register(&app, "Ann@Acme.io", "Acme Corp").await?;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let s: Value = res.json().await?;
+    assert_eq!(s["role"], "owner");
+    assert_eq!(s["email"], "ann@acme.io");
+    let session = s["session"].as_str().unwrap();
+    assert!(session.starts_with("bzss_"));
+    let tenant = app.get_json("/api/v1/tenant", session).await?;
+    assert_eq!(tenant["slug"], "acme-corp");
+    let members = app.get_json("/api/v1/members", session).await?;
+    assert_eq!(members["items"][0]["email"], "ann@acme.io");
+    assert_eq!(members["items"][0]["role"], "owner");
+    let audit = app
+        .get_json("/api/v1/audit-logs?action=user.register", session)
+        .await?;
+    assert_eq!(audit["items"][0]["user_id"], s["user_id"]);
+    Ok(())
+}
+
+async fn an_email_registers_once_whatever_its_case(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    assert_eq!(
+        register(&app, "ann@acme.io", "Acme").await?.status(),
+        StatusCode::CREATED
+    );
+    let again = register(&app, "ANN@acme.io", "Other Co").await?;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert!(again.json::<Value>().await?["detail"]
+        .as_str()
+        .unwrap()
+        .contains("sign in"));
+    let same_tenant = register(&app, "bob@acme.io", "acme").await?;
+    assert_eq!(same_tenant.status(), StatusCode::CONFLICT);
+    // Neither failed attempt left anything behind: Bob cannot sign in.
+    assert_eq!(
+        login(&app, "bob@acme.io", PASSWORD).await?.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    Ok(())
+}
+
+async fn bad_registrations_name_every_bad_field_and_write_nothing(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let res = app
+        .client
+        .post(app.url("/auth/register"))
+        .json(&json!({ "email": "аnn@acme.io", "password": "short", "tenant_name": "" }))
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let p: Value = res.json().await?;
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"email")
+            && fields.contains(&"password")
+            && fields.contains(&"tenant_name"),
+        "{p}"
+    );
+    let long = app
+        .client
+        .post(app.url("/auth/register"))
+        .json(&json!({ "email": format!("{}@acme.io", "a".repeat(300)), "password": PASSWORD, "tenant_name": "Acme" }))
+        .send()
+        .await?;
+    assert_eq!(long.json::<Value>().await?["errors"][0]["field"], "email");
+    assert_eq!(
+        register(&app, "ann@acme.io", "Acme").await?.status(),
+        StatusCode::CREATED,
+        "the name was not taken"
+    );
+    Ok(())
+}
+
+async fn an_unknown_email_and_a_wrong_password_get_the_same_answer(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    register(&app, "ann@acme.io", "Acme").await?;
+    let unknown = login(&app, "nobody@acme.io", PASSWORD).await?;
+    let wrong = login(&app, "ann@acme.io", "not the password").await?;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let (u, w): (Value, Value) = (unknown.json().await?, wrong.json().await?);
+    assert_eq!(u["detail"], w["detail"]);
+    assert_eq!(u["title"], w["title"]);
+    let ok = login(&app, "ANN@acme.io", PASSWORD).await?;
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(ok.json::<Value>().await?["tenant_slug"], "acme");
+    Ok(())
+}
+
+async fn twenty_wrong_passwords_lock_the_account_and_are_audited(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let owner: Value = register(&app, "ann@acme.io", "Acme").await?.json().await?;
+    for _ in 0..20 {
+        assert_eq!(
+            login(&app, "ann@acme.io", "guess guess guess")
+                .await?
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let during = login(&app, "ann@acme.io", PASSWORD).await?;
+    assert_eq!(
+        during.status(),
+        StatusCode::UNAUTHORIZED,
+        "the right password is refused while locked"
+    );
+    let session = owner["session"].as_str().unwrap();
+    let failed = app
+        .get_json(
+            "/api/v1/audit-logs?action=auth.login_failed&limit=200",
+            session,
+        )
+        .await?;
+    assert_eq!(failed["items"].as_array().unwrap().len(), 20);
+    let lockout = app
+        .get_json("/api/v1/audit-logs?action=auth.lockout", session)
+        .await?;
+    assert_eq!(lockout["items"].as_array().unwrap().len(), 1);
+    let refused = app
+        .get_json(
+            "/api/v1/audit-logs?action=auth.login_refused_locked",
+            session,
+        )
+        .await?;
+    assert_eq!(refused["items"].as_array().unwrap().len(), 1);
+    Ok(())
+}
+
+async fn signing_out_ends_the_session(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    register(&app, "ann@acme.io", "Acme").await?;
+    let s: Value = login(&app, "ann@acme.io", PASSWORD).await?.json().await?;
+    let session = s["session"].as_str().unwrap();
+    assert_eq!(
+        app.get_status("/api/v1/tenant", session).await?,
+        StatusCode::OK
+    );
+    let out = app
+        .request(Method::POST, "/auth/logout", session)
+        .send()
+        .await?;
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get_status("/api/v1/tenant", session).await?,
+        StatusCode::UNAUTHORIZED
+    );
+    Ok(())
+}
+
+async fn a_member_of_tenant_a_sees_nothing_of_tenant_b(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let a: Value = register(&app, "ann@a.io", "Tenant A").await?.json().await?;
+    let b: Value = register(&app, "bob@b.io", "Tenant B").await?.json().await?;
+    let (sa, sb) = (
+        a["session"].as_str().unwrap(),
+        b["session"].as_str().unwrap(),
+    );
+    let members = app.get_json("/api/v1/members", sa).await?.to_string();
+    assert!(!members.contains("bob@b.io"));
+    let b_token: Value = app
+        .request(Method::POST, "/api/v1/tokens", sb)
+        .json(&json!({ "name": "b", "scopes": ["read"] }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = b_token["token"]["id"].as_str().unwrap();
+    assert_eq!(
+        app.get_status(&format!("/api/v1/tokens/{id}"), sa).await?,
+        StatusCode::NOT_FOUND
+    );
+    let audit = app
+        .get_json("/api/v1/audit-logs?limit=200", sa)
+        .await?
+        .to_string();
+    assert!(!audit.contains("bob@b.io"));
+    Ok(())
+}
+
+testkit::on_both_backends!(
+    registering_makes_the_user_owner_of_a_new_tenant_with_a_working_session,
+    an_email_registers_once_whatever_its_case,
+    bad_registrations_name_every_bad_field_and_write_nothing,
+    an_unknown_email_and_a_wrong_password_get_the_same_answer,
+    twenty_wrong_passwords_lock_the_account_and_are_audited,
+    signing_out_ends_the_session,
+    a_member_of_tenant_a_sees_nothing_of_tenant_b,
+);
+
+#[tokio::test]
+async fn registration_can_be_closed() -> Result<()> {
+    let config = api::WebConfig {
+        registration_open: false,
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(TestDb::create(Db::Sqlite).await?, config).await?;
+    let res = register(&app, "ann@acme.io", "Acme").await?;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.json::<Value>().await?["detail"]
+        .as_str()
+        .unwrap()
+        .contains("invitation"));
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Authentication primitives that know nothing of storage or HTTP.
+
+pub mod password;

@@ -1,0 +1,132 @@
+//! Signed-in sessions: only the hash of their token is stored.
+
+use crate::connect::{Pool, Store};
+use crate::tx::{set_local, with_conn, TenantTx};
+use crate::Result;
+use chrono::{DateTime, Utc};
+use domain::tokens::GeneratedToken;
+use domain::{SessionId, TenantId, UserId};
+use uuid::Uuid;
+
+/// A stored session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// Id.
+    pub id: SessionId,
+    /// The tenant it is signed in to.
+    pub tenant_id: TenantId,
+    /// The user.
+    pub user_id: UserId,
+    /// Last request seen.
+    pub last_seen_at: DateTime<Utc>,
+    /// Absolute expiry.
+    pub expires_at: DateTime<Utc>,
+    /// When it was ended.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    last_seen_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<Row> for Session {
+    fn from(r: Row) -> Self {
+        Session {
+            id: SessionId::from_uuid(r.id),
+            tenant_id: TenantId::from_uuid(r.tenant_id),
+            user_id: UserId::from_uuid(r.user_id),
+            last_seen_at: r.last_seen_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+/// Starts a session for the transaction's tenant and acting user.
+pub async fn create(
+    tx: &mut TenantTx,
+    user: UserId,
+    token: &GeneratedToken,
+    expires_at: DateTime<Utc>,
+) -> Result<Session> {
+    let now = Utc::now();
+    let s = Session {
+        id: SessionId::new(),
+        tenant_id: tx.scope().tenant(),
+        user_id: user,
+        last_seen_at: now,
+        expires_at,
+        revoked_at: None,
+    };
+    with_conn!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO sessions (id, tenant_id, user_id, token_hash, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )
+    .bind(s.id.as_uuid())
+    .bind(s.tenant_id.as_uuid())
+    .bind(user.as_uuid())
+    .bind(&token.hash)
+    .bind(now)
+    .bind(now)
+    .bind(expires_at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(s)
+}
+
+/// Finds a session by the hash of a presented token (keyed lookup).
+pub async fn find_by_hash(store: &Store, hash: &str) -> Result<Option<Session>> {
+    const SQL: &str = "SELECT id, tenant_id, user_id, last_seen_at, expires_at, revoked_at FROM sessions WHERE token_hash = $1";
+    let row: Option<Row> = match &store.pool {
+        Pool::Sqlite(p) => sqlx::query_as(SQL).bind(hash).fetch_optional(p).await?,
+        Pool::Postgres(p) => {
+            let mut tx = p.begin().await?;
+            set_local(&mut tx, "app.token_hash", hash).await?;
+            let row = sqlx::query_as(SQL)
+                .bind(hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            row
+        }
+    };
+    Ok(row.map(Into::into))
+}
+
+/// Ends a session of the transaction's tenant.
+pub async fn revoke(tx: &mut TenantTx, id: SessionId) -> Result<()> {
+    let tenant = tx.scope().tenant().as_uuid();
+    with_conn!(tx, |c| {
+        sqlx::query("UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1) WHERE tenant_id = $2 AND id = $3")
+        .bind(Utc::now())
+        .bind(tenant)
+        .bind(id.as_uuid())
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Records activity, which keeps the session within its idle timeout.
+pub async fn touch(tx: &mut TenantTx, id: SessionId) -> Result<()> {
+    let tenant = tx.scope().tenant().as_uuid();
+    with_conn!(tx, |c| sqlx::query(
+        "UPDATE sessions SET last_seen_at = $1 WHERE tenant_id = $2 AND id = $3"
+    )
+    .bind(Utc::now())
+    .bind(tenant)
+    .bind(id.as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}

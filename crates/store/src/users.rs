@@ -1,0 +1,153 @@
+//! Accounts (global: a user may belong to several tenants) and their
+//! password credentials.
+
+use crate::connect::{Pool, Store};
+use crate::tx::{with_conn, TenantTx};
+use crate::Result;
+use chrono::{DateTime, TimeDelta, Utc};
+use domain::validation::{DisplayName, Email};
+use domain::UserId;
+use uuid::Uuid;
+
+/// A user account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// Id.
+    pub id: UserId,
+    /// Normalised email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What signing in needs to know about an account.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// The user.
+    pub user: User,
+    /// Argon2id PHC string; absent for accounts that only use single sign-on.
+    pub password_hash: Option<String>,
+    /// Consecutive failed sign-ins.
+    pub failed_logins: i32,
+    /// Sign-ins are refused until then.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    email: String,
+    name: String,
+    created_at: DateTime<Utc>,
+    password_hash: Option<String>,
+    failed_logins: i32,
+    locked_until: Option<DateTime<Utc>>,
+}
+
+/// Creates an account inside a tenant transaction (registration). The email
+/// is unique: a second account conflicts on `users_email_key`.
+pub async fn create(
+    tx: &mut TenantTx,
+    id: UserId,
+    email: &Email,
+    name: &DisplayName,
+    password_hash: &str,
+) -> Result<User> {
+    let user = User {
+        id,
+        email: email.as_str().to_string(),
+        name: name.as_str().to_string(),
+        created_at: Utc::now(),
+    };
+    with_conn!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO users (id, email, name, created_at, password_hash) VALUES ($1, $2, $3, $4, $5)"
+    )
+    .bind(user.id.as_uuid())
+    .bind(&user.email)
+    .bind(&user.name)
+    .bind(user.created_at)
+    .bind(password_hash)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(user)
+}
+
+/// The credentials of the account with this email, if any.
+pub async fn credentials(store: &Store, email: &Email) -> Result<Option<Credentials>> {
+    const SQL: &str = "SELECT id, email, name, created_at, password_hash, failed_logins, locked_until FROM users WHERE email = $1";
+    let row: Option<Row> = match &store.pool {
+        Pool::Sqlite(p) => {
+            sqlx::query_as(SQL)
+                .bind(email.as_str())
+                .fetch_optional(p)
+                .await?
+        }
+        Pool::Postgres(p) => {
+            sqlx::query_as(SQL)
+                .bind(email.as_str())
+                .fetch_optional(p)
+                .await?
+        }
+    };
+    Ok(row.map(|r| Credentials {
+        user: User {
+            id: UserId::from_uuid(r.id),
+            email: r.email,
+            name: r.name,
+            created_at: r.created_at,
+        },
+        password_hash: r.password_hash,
+        failed_logins: r.failed_logins,
+        locked_until: r.locked_until,
+    }))
+}
+
+/// Counts a failed sign-in; at `lock_after` in a row the account is locked
+/// for `lock_for`. Returns whether this failure locked it.
+pub async fn record_failure(
+    store: &Store,
+    id: UserId,
+    lock_after: i32,
+    lock_for: TimeDelta,
+) -> Result<bool> {
+    const SQL: &str = "UPDATE users SET failed_logins = failed_logins + 1, \
+        locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END \
+        WHERE id = $3 RETURNING failed_logins";
+    let until = Utc::now() + lock_for;
+    let (n,): (i32,) = match &store.pool {
+        Pool::Sqlite(p) => {
+            sqlx::query_as(SQL)
+                .bind(lock_after)
+                .bind(until)
+                .bind(id.as_uuid())
+                .fetch_one(p)
+                .await?
+        }
+        Pool::Postgres(p) => {
+            sqlx::query_as(SQL)
+                .bind(lock_after)
+                .bind(until)
+                .bind(id.as_uuid())
+                .fetch_one(p)
+                .await?
+        }
+    };
+    Ok(n == lock_after)
+}
+
+/// Clears the failure count after a successful sign-in.
+pub async fn record_success(tx: &mut TenantTx, id: UserId) -> Result<()> {
+    with_conn!(tx, |c| sqlx::query(
+        "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1"
+    )
+    .bind(id.as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
