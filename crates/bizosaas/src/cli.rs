@@ -4,12 +4,14 @@ use crate::config::{Config, LogFormat};
 use crate::telemetry;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use domain::audit::NewAuditEntry;
+use domain::roles::Role;
 use domain::tokens::Scope;
-use domain::validation::DisplayName;
+use domain::validation::{DisplayName, Email};
 use domain::TenantScope;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use store::{tenants, tokens as token_repo, Store};
+use store::{audit, memberships, sessions, tenants, tokens as token_repo, users, Store};
 
 /// BizOSaaS: connect your business tools, see their data in one portal, and
 /// work with AI agents on your own keys.
@@ -60,6 +62,29 @@ pub enum AdminCommand {
         /// Display name; its slug identifies it on the command line.
         #[arg(long)]
         name: String,
+    },
+    /// Create a user in a tenant (or add an existing user to it). The
+    /// password is read from standard input.
+    CreateUser {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Tenant slug or id.
+        #[arg(long)]
+        tenant: String,
+        /// Role in the tenant: owner, admin, member, viewer.
+        #[arg(long, default_value = "member")]
+        role: Role,
+        /// Display name (default: the email's local part).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Set a user's password (read from standard input), clear a lockout and
+    /// end all their sessions.
+    ResetPassword {
+        /// Email address.
+        #[arg(long)]
+        email: String,
     },
     /// Create an API token for a tenant and print it (shown once).
     CreateToken {
@@ -173,6 +198,88 @@ async fn admin(store: &Store, cmd: AdminCommand) -> anyhow::Result<()> {
             };
             println!("created tenant {} (slug `{}`, id {})", t.name, t.slug, t.id);
         }
+        AdminCommand::CreateUser {
+            email,
+            tenant,
+            role,
+            name,
+        } => {
+            let t = tenants::find(store, &tenant)
+                .await?
+                .with_context(|| format!("no tenant `{tenant}`"))?;
+            let email = Email::parse(&email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
+            let scope = TenantScope::system(t.id);
+            match users::credentials(store, &email).await? {
+                Some(existing) => {
+                    let mut tx = store.write(&scope).await?;
+                    if memberships::role_of(&mut tx, existing.user.id)
+                        .await?
+                        .is_some()
+                    {
+                        bail!("{} is already a member of {}", email.as_str(), t.slug);
+                    }
+                    memberships::add(&mut tx, existing.user.id, role).await?;
+                    audit::record(&mut tx, member_added(&existing.user, role)).await?;
+                    tx.commit().await?;
+                    println!(
+                        "added existing user {} to {} as {role}",
+                        email.as_str(),
+                        t.slug
+                    );
+                }
+                None => {
+                    let password = read_password()?;
+                    auth::password::check_strength(&password, email.as_str())
+                        .map_err(|e| anyhow::anyhow!("password {e}"))?;
+                    let local = email.as_str().split('@').next().unwrap_or("").to_string();
+                    let name = DisplayName::parse(name.as_deref().unwrap_or(&local))
+                        .map_err(|m| anyhow::anyhow!("--name {m}"))?;
+                    let hash = tokio::task::spawn_blocking(move || auth::password::hash(&password))
+                        .await?;
+                    let mut tx = store.write(&scope).await?;
+                    let user =
+                        users::create(&mut tx, domain::UserId::new(), &email, &name, &hash).await?;
+                    memberships::add(&mut tx, user.id, role).await?;
+                    audit::record(&mut tx, member_added(&user, role)).await?;
+                    tx.commit().await?;
+                    println!(
+                        "created user {} ({}) in {} as {role}",
+                        user.email, user.id, t.slug
+                    );
+                }
+            }
+        }
+        AdminCommand::ResetPassword { email } => {
+            let email = Email::parse(&email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
+            let creds = users::credentials(store, &email)
+                .await?
+                .with_context(|| format!("no user {}", email.as_str()))?;
+            let password = read_password()?;
+            auth::password::check_strength(&password, email.as_str())
+                .map_err(|e| anyhow::anyhow!("password {e}"))?;
+            let hash = tokio::task::spawn_blocking(move || auth::password::hash(&password)).await?;
+            users::set_password(store, creds.user.id, &hash).await?;
+            let mut ended = 0;
+            for (tenant, _) in memberships::of_user(store, creds.user.id).await? {
+                let mut tx = store.write(&TenantScope::system(tenant)).await?;
+                ended += sessions::revoke_all_of_user(&mut tx, creds.user.id).await?;
+                audit::record(
+                    &mut tx,
+                    NewAuditEntry::new(
+                        "user.password_reset",
+                        "user",
+                        Some(creds.user.id.to_string()),
+                    )
+                    .with_metadata(serde_json::json!({ "email": creds.user.email, "via": "cli" })),
+                )
+                .await?;
+                tx.commit().await?;
+            }
+            println!(
+                "password of {} reset; {ended} session(s) ended",
+                email.as_str()
+            );
+        }
         AdminCommand::CreateToken {
             tenant,
             name,
@@ -194,6 +301,25 @@ async fn admin(store: &Store, cmd: AdminCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn member_added(user: &users::User, role: Role) -> NewAuditEntry {
+    NewAuditEntry::new("member.add", "membership", Some(user.id.to_string()))
+        .with_metadata(serde_json::json!({ "email": user.email, "role": role, "via": "cli" }))
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    anyhow::ensure!(
+        !password.is_empty(),
+        "give the password on standard input, e.g. `printf '%s' \"$PW\" | bizosaas admin …`"
+    );
+    Ok(password)
 }
 
 /// `bizosaas doctor`: checks each backend and prints one line per check.

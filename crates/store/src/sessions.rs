@@ -130,3 +130,21 @@ pub async fn touch(tx: &mut TenantTx, id: SessionId) -> Result<()> {
     .map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// Ends every session of a user in the transaction's tenant ("log out
+/// everywhere", and after a password reset). Returns how many were open.
+pub async fn revoke_all_of_user(tx: &mut TenantTx, user: UserId) -> Result<u64> {
+    let tenant = tx.scope().tenant().as_uuid();
+    let n = with_conn!(tx, |c| {
+        sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE tenant_id = $2 AND user_id = $3 AND revoked_at IS NULL"
+    )
+    .bind(Utc::now())
+    .bind(tenant)
+    .bind(user.as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(n)
+}

@@ -151,3 +151,27 @@ pub async fn record_success(tx: &mut TenantTx, id: UserId) -> Result<()> {
     .map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// Sets a new password and clears any lockout.
+pub async fn set_password(store: &Store, id: UserId, password_hash: &str) -> Result<()> {
+    const SQL: &str =
+        "UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL WHERE id = $2";
+    let n = match &store.pool {
+        Pool::Sqlite(p) => sqlx::query(SQL)
+            .bind(password_hash)
+            .bind(id.as_uuid())
+            .execute(p)
+            .await?
+            .rows_affected(),
+        Pool::Postgres(p) => sqlx::query(SQL)
+            .bind(password_hash)
+            .bind(id.as_uuid())
+            .execute(p)
+            .await?
+            .rows_affected(),
+    };
+    if n == 0 {
+        return Err(crate::StoreError::NotFound);
+    }
+    Ok(())
+}
