@@ -78,6 +78,15 @@ impl TokenCache {
         self.put(hash, principal, TokenId::from_uuid(uuid::Uuid::nil()));
     }
 
+    /// Forgets every cached credential of a user at once (role change,
+    /// removal, log out everywhere).
+    pub fn evict_user(&self, user: domain::UserId) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, c| c.principal.actor() != Actor::User(user));
+    }
+
     /// Forgets a credential by its hash at once (sign-out).
     pub fn evict_hash(&self, hash: &str) {
         self.entries
@@ -155,7 +164,7 @@ async fn resolve_session(state: &AppState, hash: String) -> Result<Principal, Ap
     let role = memberships::role_of(&mut tx, s.user_id).await?;
     tx.commit().await?;
     let role = role.ok_or_else(|| ended("belongs to a membership that was removed"))?;
-    let principal = Principal::authenticated(s.tenant_id, Actor::User(s.user_id), role.scopes());
+    let principal = Principal::member(s.tenant_id, s.user_id, role);
     if now - s.last_seen_at > TOUCH_EVERY {
         let mut tx = state.store.write(&principal.scope()).await?;
         sessions::touch(&mut tx, s.id).await?;
@@ -195,13 +204,23 @@ pub async fn require_token(
 pub struct Auth(pub Principal);
 
 impl Auth {
+    /// Whether the caller is a signed-in owner (API tokens never are).
+    pub fn is_owner(&self) -> bool {
+        self.0.role() == Some(domain::roles::Role::Owner)
+    }
+
     /// The caller's tenant scope, after checking it grants `needed`.
     pub fn require(&self, needed: Scope) -> Result<TenantScope, ApiError> {
         if self.0.has_scope(needed) {
             Ok(self.0.scope())
         } else {
             Err(ApiError::Forbidden(format!(
-                "this operation needs a token with the `{needed}` scope"
+                "this operation needs the `{}` role (or an API token with the `{needed}` scope)",
+                match needed {
+                    Scope::Read => "viewer",
+                    Scope::Write => "member",
+                    Scope::Admin => "admin",
+                }
             )))
         }
     }

@@ -11,8 +11,8 @@ use utoipa::{Modify, OpenApi};
     paths(
         health::healthz, health::readyz,
         audit_logs::list,
-        auth::register, auth::login, auth::logout,
-        members::list,
+        auth::register, auth::login, auth::logout, auth::logout_all,
+        members::list, members::update, members::remove,
         tenant::get, tenant::update,
         tokens::create, tokens::list, tokens::get, tokens::revoke,
     ),

@@ -6,6 +6,7 @@
 //! it by reference, so a query cannot be written without one.
 
 use crate::ids::{TenantId, TokenId, UserId};
+use crate::roles::Role;
 use crate::tokens::Scope;
 use serde::Serialize;
 
@@ -43,6 +44,7 @@ pub struct Principal {
     tenant: TenantId,
     actor: Actor,
     scopes: Vec<Scope>,
+    role: Option<Role>,
 }
 
 impl Principal {
@@ -52,7 +54,21 @@ impl Principal {
             tenant,
             actor,
             scopes,
+            role: None,
         }
+    }
+    /// A signed-in member: the scopes follow from the role.
+    pub fn member(tenant: TenantId, user: UserId, role: Role) -> Self {
+        Self {
+            tenant,
+            actor: Actor::User(user),
+            scopes: role.scopes(),
+            role: Some(role),
+        }
+    }
+    /// The member's role, for signed-in users.
+    pub fn role(&self) -> Option<Role> {
+        self.role
     }
     /// The tenant the credential belongs to.
     pub fn tenant(&self) -> TenantId {

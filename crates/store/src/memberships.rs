@@ -85,6 +85,32 @@ pub async fn list(tx: &mut TenantTx, cursor: Option<Cursor>, limit: Limit) -> Re
     }))
 }
 
+/// One member of the transaction's tenant.
+pub async fn get(tx: &mut TenantTx, user: UserId) -> Result<Option<Member>> {
+    let tenant = tx.scope().tenant().as_uuid();
+    let row: Option<Row> = with_conn!(tx, |c| {
+        sqlx::query_as(
+        "SELECT m.user_id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.tenant_id = $1 AND m.user_id = $2"
+    )
+    .bind(tenant)
+    .bind(user.as_uuid())
+    .fetch_optional(c)
+    .await
+    })?;
+    Ok(row.map(member))
+}
+
+fn member(r: Row) -> Member {
+    Member {
+        user_id: UserId::from_uuid(r.user_id),
+        email: r.email,
+        name: r.name,
+        role: role(&r.role),
+        created_at: r.created_at,
+    }
+}
+
 /// The role of a user in the transaction's tenant, if a member.
 pub async fn role_of(tx: &mut TenantTx, user: UserId) -> Result<Option<Role>> {
     let tenant = tx.scope().tenant().as_uuid();
@@ -125,4 +151,51 @@ pub async fn of_user(store: &Store, user: UserId) -> Result<Vec<(TenantId, Role)
         .into_iter()
         .map(|(t, r)| (TenantId::from_uuid(t), role(&r)))
         .collect())
+}
+
+/// How many owners the transaction's tenant has.
+pub async fn owner_count(tx: &mut TenantTx) -> Result<i64> {
+    let tenant = tx.scope().tenant().as_uuid();
+    let (n,): (i64,) = with_conn!(tx, |c| sqlx::query_as(
+        "SELECT COUNT(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner'"
+    )
+    .bind(tenant)
+    .fetch_one(c)
+    .await)?;
+    Ok(n)
+}
+
+/// Changes a member's role; not found when the user is not a member.
+pub async fn set_role(tx: &mut TenantTx, user: UserId, role: Role) -> Result<()> {
+    let tenant = tx.scope().tenant().as_uuid();
+    let n = with_conn!(tx, |c| sqlx::query(
+        "UPDATE memberships SET role = $1 WHERE tenant_id = $2 AND user_id = $3"
+    )
+    .bind(role.as_str())
+    .bind(tenant)
+    .bind(user.as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if n == 0 {
+        return Err(crate::StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Removes a member from the tenant; not found when not a member.
+pub async fn remove(tx: &mut TenantTx, user: UserId) -> Result<()> {
+    let tenant = tx.scope().tenant().as_uuid();
+    let n = with_conn!(tx, |c| sqlx::query(
+        "DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2"
+    )
+    .bind(tenant)
+    .bind(user.as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if n == 0 {
+        return Err(crate::StoreError::NotFound);
+    }
+    Ok(())
 }

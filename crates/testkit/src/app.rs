@@ -9,6 +9,9 @@ use reqwest::{Client, RequestBuilder};
 use store::{tenants, tokens as token_repo, Store};
 use tokio::sync::oneshot;
 
+/// The password of members made by [`TestApp::member`].
+pub const MEMBER_PASSWORD: &str = "member password 123";
+
 /// A running app and its database.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
@@ -98,6 +101,47 @@ impl TestApp {
             slug: t.slug,
             token,
         })
+    }
+
+    /// Adds a user with `role` to a tenant (as `bizosaas admin create-user`
+    /// does) and signs them in; returns their session token.
+    pub async fn member(
+        &self,
+        tenant: TenantId,
+        email: &str,
+        role: domain::roles::Role,
+    ) -> anyhow::Result<String> {
+        let email = domain::validation::Email::parse(email).map_err(anyhow::Error::msg)?;
+        let name = DisplayName::parse("Member").map_err(anyhow::Error::msg)?;
+        let hash = auth::password::hash(MEMBER_PASSWORD);
+        let mut tx = self.store.write(&TenantScope::system(tenant)).await?;
+        let user =
+            store::users::create(&mut tx, domain::UserId::new(), &email, &name, &hash).await?;
+        store::memberships::add(&mut tx, user.id, role).await?;
+        tx.commit().await?;
+        self.member_session(tenant, email.as_str()).await
+    }
+
+    /// Signs a member created by [`TestApp::member`] in again.
+    pub async fn member_session(&self, tenant: TenantId, email: &str) -> anyhow::Result<String> {
+        let slug = store::tenants::find(&self.store, &tenant.to_string())
+            .await?
+            .context("tenant")?
+            .slug;
+        let res: serde_json::Value = self
+            .client
+            .post(self.url("/auth/login"))
+            .json(
+                &serde_json::json!({ "email": email, "password": MEMBER_PASSWORD, "tenant": slug }),
+            )
+            .send()
+            .await?
+            .json()
+            .await?;
+        res["session"]
+            .as_str()
+            .map(str::to_string)
+            .context(format!("sign-in failed: {res}"))
     }
 
     /// Another token for a tenant, with the given scopes.

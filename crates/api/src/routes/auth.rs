@@ -17,7 +17,7 @@ use domain::audit::{NewAuditEntry, RequestOrigin};
 use domain::roles::Role;
 use domain::tokens::{self, hash_token, looks_like_session};
 use domain::validation::{DisplayName, Email, FieldError};
-use domain::{Actor, Principal, TenantId, TenantScope, UserId};
+use domain::{Principal, TenantId, TenantScope, UserId};
 use serde::{Deserialize, Serialize};
 use store::tenants::Tenant;
 use store::users::User;
@@ -179,7 +179,7 @@ pub async fn register(
 
     let hash = hash_password(body.password).await?;
     let user_id = UserId::new();
-    let owner = Principal::authenticated(tenant.id, Actor::User(user_id), Role::Owner.scopes());
+    let owner = Principal::member(tenant.id, user_id, Role::Owner);
     let mut tx = state.store.write(&owner.scope()).await?;
     let created = async {
         tenants::insert(&mut tx, &tenant).await?;
@@ -304,7 +304,7 @@ pub async fn login(
         return Err(wrong());
     };
 
-    let member = Principal::authenticated(tenant_id, Actor::User(user.id), role.scopes());
+    let member = Principal::member(tenant_id, user.id, role);
     let mut tx = state.store.write(&member.scope()).await?;
     users::record_success(&mut tx, user.id).await?;
     let slug = tenants::current(&mut tx).await?.slug;
@@ -360,5 +360,35 @@ pub async fn logout(
     .await?;
     tx.commit().await?;
     state.tokens.evict_hash(&hash);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of the signed-in user in this tenant ("log out everywhere").
+#[utoipa::path(post, path = "/auth/logout-all", tag = "auth", security(("bearer" = [])), responses(
+    (status = 204, description = "All sessions ended"),
+    (status = 422, description = "The bearer is an API token, not a user", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn logout_all(
+    State(state): State<AppState>,
+    auth: Auth,
+    Origin(origin): Origin,
+) -> Result<StatusCode, ApiError> {
+    let Some(user) = auth.0.actor().user_id() else {
+        return Err(ApiError::field(
+            "Authorization",
+            "log out everywhere needs a signed-in user, not an API token",
+        ));
+    };
+    let mut tx = state.store.write(&auth.0.scope()).await?;
+    let ended = sessions::revoke_all_of_user(&mut tx, user).await?;
+    audit::record(
+        &mut tx,
+        NewAuditEntry::new("auth.logout_all", "user", Some(user.to_string()))
+            .with_metadata(serde_json::json!({ "sessions_ended": ended }))
+            .from_origin(origin),
+    )
+    .await?;
+    tx.commit().await?;
+    state.tokens.evict_user(user);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,6 +17,11 @@ pub fn api_v1() -> Router<AppState> {
     Router::new()
         .route("/api/v1/audit-logs", get(audit_logs::list))
         .route("/api/v1/members", get(members::list))
+        .route(
+            "/api/v1/members/{user_id}",
+            axum::routing::patch(members::update).delete(members::remove),
+        )
+        .route("/auth/logout-all", axum::routing::post(auth::logout_all))
         .route("/auth/logout", axum::routing::post(auth::logout))
         .route("/api/v1/tenant", get(tenant::get).patch(tenant::update))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
