@@ -15,6 +15,7 @@ mod request_id;
 mod routes;
 mod server;
 mod state;
+mod throttle;
 
 pub use app::router;
 pub use auth::TokenCache;

@@ -131,6 +131,14 @@ pub enum ApiError {
     /// A dependency is down; retry later.
     #[error("{0}")]
     Unavailable(String),
+    /// Too many attempts; retry after the given seconds.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// What was limited.
+        detail: String,
+        /// Seconds until a retry can succeed.
+        retry_after: u64,
+    },
     /// A bug or unexpected failure; details are logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -210,6 +218,19 @@ impl IntoResponse for ApiError {
                     d,
                 );
                 p.retry_after = Some(5);
+                p
+            }
+            ApiError::TooManyRequests {
+                detail,
+                retry_after,
+            } => {
+                let mut p = Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many requests",
+                    detail,
+                );
+                p.retry_after = Some(retry_after);
                 p
             }
             ApiError::Internal(msg) => {

@@ -26,6 +26,8 @@ pub struct WebConfig {
     pub lockout_after: i32,
     /// How long a locked account stays locked.
     pub lockout_for: chrono::TimeDelta,
+    /// Sign-in attempts allowed per minute from one address.
+    pub login_attempts_per_minute: u32,
 }
 
 impl Default for WebConfig {
@@ -39,6 +41,7 @@ impl Default for WebConfig {
             session_idle: chrono::TimeDelta::hours(2),
             lockout_after: 20,
             lockout_for: chrono::TimeDelta::minutes(15),
+            login_attempts_per_minute: 60,
         }
     }
 }
@@ -54,6 +57,8 @@ pub struct AppState {
     pub tokens: Arc<TokenCache>,
     /// HTTP settings.
     pub config: Arc<WebConfig>,
+    /// Sign-in attempts per address.
+    pub login_throttle: Arc<crate::throttle::Throttle>,
 }
 
 impl AppState {
@@ -62,6 +67,10 @@ impl AppState {
         Self {
             metrics: Arc::new(Metrics::new()),
             tokens: Arc::new(TokenCache::new(config.token_cache_ttl)),
+            login_throttle: Arc::new(crate::throttle::Throttle::new(
+                config.login_attempts_per_minute,
+                Duration::from_secs(60),
+            )),
             store,
             config: Arc::new(config),
         }

@@ -238,3 +238,27 @@ async fn registration_can_be_closed() -> Result<()> {
         .contains("invitation"));
     Ok(())
 }
+
+#[tokio::test]
+async fn too_many_attempts_from_one_address_are_slowed_with_retry_after() -> Result<()> {
+    let config = api::WebConfig {
+        login_attempts_per_minute: 3,
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(TestDb::create(Db::Sqlite).await?, config).await?;
+    for _ in 0..3 {
+        assert_eq!(
+            login(&app, "nobody@acme.io", PASSWORD).await?.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let res = login(&app, "nobody@acme.io", PASSWORD).await?;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = res.headers()["retry-after"].to_str()?.parse()?;
+    assert!((1..=60).contains(&wait));
+    assert!(res.json::<Value>().await?["detail"]
+        .as_str()
+        .unwrap()
+        .contains("too many sign-in attempts"));
+    Ok(())
+}

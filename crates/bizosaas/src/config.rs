@@ -59,6 +59,8 @@ pub struct AuthConfig {
     pub lockout_after: i32,
     /// Minutes an account stays locked.
     pub lockout_minutes: i64,
+    /// Sign-in attempts allowed per minute from one address.
+    pub login_attempts_per_minute: u32,
 }
 
 impl Default for AuthConfig {
@@ -69,6 +71,7 @@ impl Default for AuthConfig {
             session_idle_minutes: 120,
             lockout_after: 20,
             lockout_minutes: 15,
+            login_attempts_per_minute: 60,
         }
     }
 }
@@ -195,6 +198,7 @@ impl Config {
             session_idle: chrono::TimeDelta::minutes(self.auth.session_idle_minutes),
             lockout_after: self.auth.lockout_after,
             lockout_for: chrono::TimeDelta::minutes(self.auth.lockout_minutes),
+            login_attempts_per_minute: self.auth.login_attempts_per_minute,
         }
     }
 }

@@ -223,12 +223,24 @@ pub async fn register(
     (status = 200, body = SessionView),
     (status = 401, description = "Wrong email or password, or the account is locked (the answer is the same)", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn login(
     State(state): State<AppState>,
     Origin(origin): Origin,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Json<SessionView>, ApiError> {
+    if let Some(ip) = origin.ip.as_deref().and_then(|ip| ip.parse().ok()) {
+        state
+            .login_throttle
+            .check(ip)
+            .map_err(|retry_after| ApiError::TooManyRequests {
+                detail: format!(
+                    "too many sign-in attempts from your address; try again in {retry_after} s"
+                ),
+                retry_after,
+            })?;
+    }
     let email = Email::parse(&body.email).map_err(|m| ApiError::field("email", m))?;
     if body.password.is_empty() || body.password.len() > auth::password::MAX_BYTES {
         return Err(ApiError::field(
