@@ -18,7 +18,7 @@ mod state;
 mod throttle;
 
 pub use app::router;
-pub use auth::TokenCache;
+pub use auth::{resolve as resolve_bearer, TokenCache};
 pub use metrics::Metrics;
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};

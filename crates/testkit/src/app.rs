@@ -22,6 +22,7 @@ pub struct TestApp {
     pub db: TestDb,
     /// An HTTP client.
     pub client: Client,
+    state: api::AppState,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -46,7 +47,7 @@ impl TestApp {
     pub async fn spawn_with(db: TestDb, config: api::WebConfig) -> anyhow::Result<Self> {
         let store = db.store().await?;
         let state = api::AppState::new(store.clone(), config);
-        let server = api::Server::bind("127.0.0.1:0", state).await?;
+        let server = api::Server::bind("127.0.0.1:0", state.clone()).await?;
         let base = format!("http://{}", server.local_addr());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(server.run(async move {
@@ -57,8 +58,14 @@ impl TestApp {
             store,
             db,
             client: Client::new(),
+            state,
             stop: Some(tx),
         })
+    }
+
+    /// The state the app serves with (for benchmarks of its parts).
+    pub fn state(&self) -> api::AppState {
+        self.state.clone()
     }
 
     /// The full URL of a path.
