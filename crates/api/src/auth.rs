@@ -204,6 +204,18 @@ pub async fn require_token(
 pub struct Auth(pub Principal);
 
 impl Auth {
+    /// The caller's scope for what only owners may do: a signed-in owner, or
+    /// an API token with the admin scope (tokens carry scopes, not roles).
+    pub fn require_owner(&self) -> Result<TenantScope, ApiError> {
+        match self.0.role() {
+            Some(domain::roles::Role::Owner) => Ok(self.0.scope()),
+            Some(_) => Err(ApiError::Forbidden(
+                "this operation needs the `owner` role".into(),
+            )),
+            None => self.require(Scope::Admin),
+        }
+    }
+
     /// Whether the caller is a signed-in owner (API tokens never are).
     pub fn is_owner(&self) -> bool {
         self.0.role() == Some(domain::roles::Role::Owner)

@@ -62,7 +62,7 @@ pub async fn get(State(state): State<AppState>, auth: Auth) -> Result<Json<Tenan
     Ok(Json(t.into()))
 }
 
-/// Renames the caller's tenant (admin).
+/// Renames the caller's tenant (owner; or an API token with the admin scope).
 #[utoipa::path(patch, path = "/api/v1/tenant", tag = "tenant", security(("bearer" = [])), request_body = UpdateTenant, responses(
     (status = 200, body = TenantView),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -74,7 +74,7 @@ pub async fn update(
     Origin(origin): Origin,
     ApiJson(body): ApiJson<UpdateTenant>,
 ) -> Result<Json<TenantView>, ApiError> {
-    let scope = auth.require(Scope::Admin)?;
+    let scope = auth.require_owner()?;
     let name = DisplayName::parse(&body.name).map_err(|m| ApiError::field("name", m))?;
     let mut tx = state.store.write(&scope).await?;
     let before = tenants::current(&mut tx).await?;

@@ -1,0 +1,119 @@
+//! The RBAC matrix: every authenticated operation of the OpenAPI document ×
+//! every role. An operation without a rule here fails the test, so a new
+//! endpoint cannot ship without deciding who may call it.
+
+use anyhow::{bail, Result};
+use domain::roles::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use testkit::{Db, TestApp};
+
+/// The least role allowed, and a valid body, for each operation.
+fn rule(method: &str, path: &str) -> Option<(Role, Value)> {
+    let none = Value::Null;
+    Some(match (method, path) {
+        ("get", "/api/v1/audit-logs") => (Role::Viewer, none),
+        ("get", "/api/v1/tenant") => (Role::Viewer, none),
+        ("patch", "/api/v1/tenant") => (Role::Owner, json!({ "name": "Renamed" })),
+        ("get", "/api/v1/tokens") => (Role::Admin, none),
+        ("post", "/api/v1/tokens") => (Role::Admin, json!({ "name": "t", "scopes": ["read"] })),
+        ("get", "/api/v1/tokens/{id}") => (Role::Admin, none),
+        ("delete", "/api/v1/tokens/{id}") => (Role::Admin, none),
+        ("get", "/api/v1/members") => (Role::Viewer, none),
+        ("patch", "/api/v1/members/{user_id}") => (Role::Admin, json!({ "role": "viewer" })),
+        ("delete", "/api/v1/members/{user_id}") => (Role::Admin, none),
+        ("post", "/auth/logout") => (Role::Viewer, none),
+        ("post", "/auth/logout-all") => (Role::Viewer, none),
+        _ => return None,
+    })
+}
+
+/// Operations anyone may call.
+const PUBLIC: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("post", "/auth/register"),
+    ("post", "/auth/login"),
+];
+
+const ROLES: [Role; 4] = [Role::Viewer, Role::Member, Role::Admin, Role::Owner];
+
+async fn every_operation_admits_exactly_the_roles_its_rule_names(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    for role in ROLES {
+        app.member(acme.id, &format!("{role}@acme.io"), role)
+            .await?;
+    }
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            if !secured {
+                if !PUBLIC.contains(&(method.as_str(), path.as_str())) {
+                    bail!("{method} {path} has no security and is not in the public list");
+                }
+                continue;
+            }
+            let Some((least, body)) = rule(method, path) else {
+                bail!("{method} {path} has no RBAC rule: add one to tests/rbac.rs");
+            };
+            let url = path
+                .replace("{id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{user_id}", &uuid::Uuid::now_v7().to_string());
+            for role in ROLES {
+                let session = app
+                    .member_session(acme.id, &format!("{role}@acme.io"))
+                    .await?;
+                let mut req = app.request(
+                    Method::from_bytes(method.to_uppercase().as_bytes())?,
+                    &url,
+                    &session,
+                );
+                if !body.is_null() {
+                    req = req.json(&body);
+                }
+                let res = req.send().await?;
+                let status = res.status();
+                if role >= least {
+                    assert_ne!(
+                        status,
+                        StatusCode::FORBIDDEN,
+                        "{role} may {method} {path}: {}",
+                        res.text().await?
+                    );
+                    assert!(
+                        status.is_success() || status == StatusCode::NOT_FOUND,
+                        "{role} {method} {path}: {status}"
+                    );
+                } else {
+                    assert_eq!(
+                        status,
+                        StatusCode::FORBIDDEN,
+                        "{role} may not {method} {path}"
+                    );
+                    let p: Value = res.json().await?;
+                    assert!(
+                        p["detail"]
+                            .as_str()
+                            .unwrap()
+                            .contains(&format!("`{least}` role")),
+                        "the 403 names the role: {p}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 12 * 4, "checked {checked}");
+    Ok(())
+}
+
+testkit::on_both_backends!(every_operation_admits_exactly_the_roles_its_rule_names);
