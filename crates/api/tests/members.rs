@@ -66,11 +66,15 @@ async fn a_role_change_applies_at_once_and_ends_the_members_sessions(db: Db) -> 
     );
     let bob = app.member_session(tenant, "bob@acme.io").await?;
     let denied = app
-        .request(Method::PATCH, "/api/v1/tenant", &bob)
-        .json(&json!({ "name": "x" }))
+        .request(Method::POST, "/api/v1/tokens", &bob)
+        .json(&json!({ "name": "x", "scopes": ["read"] }))
         .send()
         .await?;
-    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        denied.status(),
+        StatusCode::FORBIDDEN,
+        "a viewer cannot manage tokens any more"
+    );
     assert!(denied.json::<Value>().await?["detail"]
         .as_str()
         .unwrap()
