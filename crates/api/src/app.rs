@@ -34,6 +34,10 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(routes::auth::register),
         )
         .route("/auth/login", axum::routing::post(routes::auth::login))
+        .route(
+            "/auth/invitations/accept",
+            axum::routing::post(routes::invitations::accept),
+        )
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(metrics::handler))
         .route("/api/v1/openapi.json", get(routes::docs::openapi_json))

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use crate::routes::{audit_logs, auth, health, members, tenant, tokens};
+use crate::routes::{audit_logs, auth, health, invitations, members, tenant, tokens};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         audit_logs::list,
         auth::register, auth::login, auth::logout, auth::logout_all,
         members::list, members::update, members::remove,
+        invitations::create, invitations::list, invitations::revoke, invitations::accept,
         tenant::get, tenant::update,
         tokens::create, tokens::list, tokens::get, tokens::revoke,
     ),

@@ -2,6 +2,7 @@
 
 use crate::auth::TokenCache;
 use crate::metrics::Metrics;
+use domain::email::EmailSender;
 use std::sync::Arc;
 use std::time::Duration;
 use store::Store;
@@ -28,6 +29,10 @@ pub struct WebConfig {
     pub lockout_for: chrono::TimeDelta,
     /// Sign-in attempts allowed per minute from one address.
     pub login_attempts_per_minute: u32,
+    /// The address users reach this instance at, for links in email.
+    pub public_url: String,
+    /// How long an invitation link works.
+    pub invitation_lifetime: chrono::TimeDelta,
 }
 
 impl Default for WebConfig {
@@ -42,6 +47,8 @@ impl Default for WebConfig {
             lockout_after: 20,
             lockout_for: chrono::TimeDelta::minutes(15),
             login_attempts_per_minute: 60,
+            public_url: "http://127.0.0.1:8000".into(),
+            invitation_lifetime: chrono::TimeDelta::days(7),
         }
     }
 }
@@ -59,12 +66,15 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// Sign-in attempts per address.
     pub login_throttle: Arc<crate::throttle::Throttle>,
+    /// Outgoing email (invitations).
+    pub email: Arc<dyn EmailSender>,
 }
 
 impl AppState {
     /// State around a connected store.
-    pub fn new(store: Store, config: WebConfig) -> Self {
+    pub fn new(store: Store, config: WebConfig, email: Arc<dyn EmailSender>) -> Self {
         Self {
+            email,
             metrics: Arc::new(Metrics::new()),
             tokens: Arc::new(TokenCache::new(config.token_cache_ttl)),
             login_throttle: Arc::new(crate::throttle::Throttle::new(

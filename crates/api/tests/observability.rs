@@ -52,7 +52,11 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool(db: Db) ->
 async fn migrations_not_applied_make_readyz_say_so(db: Db) -> Result<()> {
     let test_db = TestDb::create(db).await?;
     let store = store::Store::connect(&test_db.config).await?;
-    let state = api::AppState::new(store, api::WebConfig::default());
+    let state = api::AppState::new(
+        store,
+        api::WebConfig::default(),
+        std::sync::Arc::new(testkit::MemoryOutbox::default()),
+    );
     let server = api::Server::bind("127.0.0.1:0", state).await?;
     let url = format!("http://{}/readyz", server.local_addr());
     tokio::spawn(server.run(std::future::pending()));

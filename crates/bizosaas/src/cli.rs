@@ -151,7 +151,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!(%problem, "tenant isolation is weakened; run `bizosaas doctor`");
         }
     }
-    let state = api::AppState::new(store.clone(), config.web_config());
+    let state = api::AppState::new(store.clone(), config.web_config(), config.email_sender()?);
     let server = api::Server::bind(&config.listen, state)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

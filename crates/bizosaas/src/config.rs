@@ -76,6 +76,21 @@ impl Default for AuthConfig {
     }
 }
 
+/// Outgoing email (`[email]`, `BIZOS_EMAIL_*`). Without `smtp_url`,
+/// messages are written to `<data_dir>/outbox` instead of being sent.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// `smtp://host:port` or `smtps://host:port`.
+    pub smtp_url: Option<String>,
+    /// Sender, e.g. `BizOSaaS <no-reply@example.com>`.
+    pub from: Option<String>,
+    /// SMTP login.
+    pub smtp_username: Option<String>,
+    /// SMTP password (prefer `BIZOS_EMAIL_SMTP_PASSWORD` to the file).
+    pub smtp_password: Option<String>,
+}
+
 /// The whole configuration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,6 +109,11 @@ pub struct Config {
     pub http: HttpConfig,
     /// Sign-in.
     pub auth: AuthConfig,
+    /// Outgoing email.
+    pub email: EmailConfig,
+    /// The address users reach this instance at, for links in email
+    /// (default: http://<listen>).
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -115,6 +135,8 @@ impl Default for Config {
                 token_cache_ttl_secs: 10,
             },
             auth: AuthConfig::default(),
+            email: EmailConfig::default(),
+            public_url: None,
         }
     }
 }
@@ -187,6 +209,23 @@ impl Config {
         c
     }
 
+    /// The email adapter: SMTP when configured, else the outbox directory.
+    pub fn email_sender(&self) -> anyhow::Result<std::sync::Arc<dyn domain::email::EmailSender>> {
+        Ok(match &self.email.smtp_url {
+            Some(url) => std::sync::Arc::new(mail::SmtpSender::new(&mail::SmtpConfig {
+                url: url.clone(),
+                from: self
+                    .email
+                    .from
+                    .clone()
+                    .context("email.from is required with email.smtp_url")?,
+                username: self.email.smtp_username.clone(),
+                password: self.email.smtp_password.clone(),
+            })?),
+            None => std::sync::Arc::new(mail::OutboxSender::new(self.data_dir.join("outbox"))),
+        })
+    }
+
     /// HTTP settings.
     pub fn web_config(&self) -> api::WebConfig {
         api::WebConfig {
@@ -199,6 +238,11 @@ impl Config {
             lockout_after: self.auth.lockout_after,
             lockout_for: chrono::TimeDelta::minutes(self.auth.lockout_minutes),
             login_attempts_per_minute: self.auth.login_attempts_per_minute,
+            public_url: self
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", self.listen)),
+            invitation_lifetime: chrono::TimeDelta::days(7),
         }
     }
 }

@@ -69,3 +69,7 @@ id_type!(
     /// A signed-in session.
     SessionId
 );
+id_type!(
+    /// An invitation to join a tenant.
+    InvitationId
+);

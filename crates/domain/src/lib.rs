@@ -4,6 +4,7 @@
 //! depend on this crate, never the other way round.
 
 pub mod audit;
+pub mod email;
 pub mod ids;
 pub mod paging;
 pub mod roles;
@@ -11,5 +12,5 @@ pub mod tenancy;
 pub mod tokens;
 pub mod validation;
 
-pub use ids::{AuditId, SessionId, TenantId, TokenId, UserId};
+pub use ids::{AuditId, InvitationId, SessionId, TenantId, TokenId, UserId};
 pub use tenancy::{Actor, Principal, TenantScope};

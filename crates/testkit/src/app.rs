@@ -23,6 +23,8 @@ pub struct TestApp {
     /// An HTTP client.
     pub client: Client,
     state: api::AppState,
+    /// Email the app sent.
+    pub outbox: std::sync::Arc<crate::MemoryOutbox>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -46,7 +48,8 @@ impl TestApp {
     /// Starts the app on a given database and HTTP settings.
     pub async fn spawn_with(db: TestDb, config: api::WebConfig) -> anyhow::Result<Self> {
         let store = db.store().await?;
-        let state = api::AppState::new(store.clone(), config);
+        let outbox = std::sync::Arc::new(crate::MemoryOutbox::default());
+        let state = api::AppState::new(store.clone(), config, outbox.clone());
         let server = api::Server::bind("127.0.0.1:0", state.clone()).await?;
         let base = format!("http://{}", server.local_addr());
         let (tx, rx) = oneshot::channel::<()>();
@@ -59,6 +62,7 @@ impl TestApp {
             db,
             client: Client::new(),
             state,
+            outbox,
             stop: Some(tx),
         })
     }

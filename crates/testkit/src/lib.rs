@@ -8,10 +8,12 @@
 
 mod app;
 mod db;
+mod outbox;
 pub mod proxy;
 
 pub use app::{TestApp, TestTenant};
 pub use db::{Db, TestDb};
+pub use outbox::MemoryOutbox;
 
 /// Declares `sqlite` and `postgres` test modules running each named async
 /// function (taking a [`Db`], returning `anyhow::Result<()>`) on both backends.

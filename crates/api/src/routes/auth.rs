@@ -68,7 +68,7 @@ pub struct SessionView {
     pub role: Role,
 }
 
-const WRONG: &str = "email or password is wrong";
+pub(crate) const WRONG: &str = "email or password is wrong";
 
 fn collect(errors: Vec<FieldError>) -> Result<(), ApiError> {
     if errors.is_empty() {
@@ -82,13 +82,16 @@ fn collect(errors: Vec<FieldError>) -> Result<(), ApiError> {
     Err(ApiError::Validation { detail, errors })
 }
 
-async fn hash_password(password: String) -> Result<String, ApiError> {
+pub(crate) async fn hash_password(password: String) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || auth::password::hash(&password))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-async fn verify_password(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+pub(crate) async fn verify_password(
+    password: String,
+    stored: Option<String>,
+) -> Result<bool, ApiError> {
     tokio::task::spawn_blocking(move || auth::password::verify(&password, stored.as_deref()))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
@@ -96,7 +99,7 @@ async fn verify_password(password: String, stored: Option<String>) -> Result<boo
 }
 
 /// Opens a session in a transaction scoped to the signed-in member.
-async fn open_session(
+pub(crate) async fn open_session(
     state: &AppState,
     tx: &mut store::TenantTx,
     user: &User,
@@ -124,6 +127,22 @@ async fn open_session(
         tenant_slug: tenant.1.to_string(),
         role,
     })
+}
+
+/// Counts a sign-in-like attempt against the client's address.
+pub(crate) fn throttle(state: &AppState, origin: &RequestOrigin) -> Result<(), ApiError> {
+    if let Some(ip) = origin.ip.as_deref().and_then(|ip| ip.parse().ok()) {
+        state
+            .login_throttle
+            .check(ip)
+            .map_err(|retry_after| ApiError::TooManyRequests {
+                detail: format!(
+                    "too many sign-in attempts from your address; try again in {retry_after} s"
+                ),
+                retry_after,
+            })?;
+    }
+    Ok(())
 }
 
 /// Creates an account, its tenant (the user becomes owner) and a session.

@@ -4,6 +4,7 @@ pub mod audit_logs;
 pub mod auth;
 pub mod docs;
 pub mod health;
+pub mod invitations;
 pub mod members;
 pub mod tenant;
 pub mod tokens;
@@ -17,6 +18,14 @@ pub fn api_v1() -> Router<AppState> {
     Router::new()
         .route("/api/v1/audit-logs", get(audit_logs::list))
         .route("/api/v1/members", get(members::list))
+        .route(
+            "/api/v1/invitations",
+            get(invitations::list).post(invitations::create),
+        )
+        .route(
+            "/api/v1/invitations/{id}",
+            axum::routing::delete(invitations::revoke),
+        )
         .route(
             "/api/v1/members/{user_id}",
             axum::routing::patch(members::update).delete(members::remove),

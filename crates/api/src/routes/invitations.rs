@@ -1,0 +1,281 @@
+//! Invitations: admins invite by email address with a role; the person
+//! follows a one-time link and joins (with a new account, or their existing
+//! one after proving its password).
+
+use super::auth::{open_session, verify_password, SessionView, WRONG};
+use super::parse_id;
+use crate::auth::Auth;
+use crate::extract::{ApiJson, Origin};
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use domain::audit::NewAuditEntry;
+use domain::email::OutgoingEmail;
+use domain::roles::Role;
+use domain::tokens::{self, hash_token, looks_like_session, Scope};
+use domain::validation::{DisplayName, Email};
+use domain::{InvitationId, Principal, UserId};
+use serde::{Deserialize, Serialize};
+use store::invitations::{self, Invitation};
+use store::{audit, memberships, tenants, users, StoreError};
+
+/// An invitation request.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitation {
+    /// Who to invite.
+    pub email: String,
+    /// Their role once they join.
+    pub role: Role,
+}
+
+/// An invitation as listed (never its link).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InvitationView {
+    /// Id.
+    pub id: InvitationId,
+    /// Invited address.
+    pub email: String,
+    /// Role on joining.
+    pub role: Role,
+    /// Who invited.
+    pub invited_by: Option<UserId>,
+    /// Sent (UTC).
+    pub created_at: DateTime<Utc>,
+    /// The link stops working then (UTC).
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<Invitation> for InvitationView {
+    fn from(i: Invitation) -> Self {
+        Self {
+            id: i.id,
+            email: i.email,
+            role: i.role,
+            invited_by: i.invited_by,
+            created_at: i.created_at,
+            expires_at: i.expires_at,
+        }
+    }
+}
+
+/// Open invitations.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InvitationList {
+    /// Newest first.
+    pub items: Vec<InvitationView>,
+}
+
+/// Accepting an invitation.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    /// The token from the invitation link.
+    pub token: String,
+    /// A new password, or the existing account's password.
+    pub password: String,
+    /// Display name for a new account (default: the email's local part).
+    pub name: Option<String>,
+}
+
+const INVALID: &str = "the invitation link is invalid, already used, withdrawn or expired";
+
+/// Invites someone (admin; inviting an owner needs the owner role). The
+/// email is sent before the invitation is stored: if it cannot be sent,
+/// nothing is kept.
+#[utoipa::path(post, path = "/api/v1/invitations", tag = "members", security(("bearer" = [])), request_body = CreateInvitation, responses(
+    (status = 201, body = InvitationView),
+    (status = 409, description = "Already a member", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 503, description = "The email could not be sent", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    Origin(origin): Origin,
+    ApiJson(body): ApiJson<CreateInvitation>,
+) -> Result<(StatusCode, Json<InvitationView>), ApiError> {
+    let scope = auth.require(Scope::Admin)?;
+    if body.role == Role::Owner && !auth.is_owner() {
+        return Err(ApiError::Forbidden(
+            "inviting an owner needs the `owner` role".into(),
+        ));
+    }
+    let email = Email::parse(&body.email).map_err(|m| ApiError::field("email", m))?;
+    let mut tx = state.store.write(&scope).await?;
+    if let Some(existing) = users::credentials(&state.store, &email).await? {
+        if memberships::role_of(&mut tx, existing.user.id)
+            .await?
+            .is_some()
+        {
+            return Err(ApiError::Conflict(format!(
+                "{} is already a member",
+                email.as_str()
+            )));
+        }
+    }
+    let tenant = tenants::current(&mut tx).await?;
+    let token = tokens::generate_session();
+    let expires_at = Utc::now() + state.config.invitation_lifetime;
+    let invitation = invitations::create(&mut tx, &email, body.role, &token, expires_at).await?;
+    audit::record(
+        &mut tx,
+        NewAuditEntry::new(
+            "invitation.create",
+            "invitation",
+            Some(invitation.id.to_string()),
+        )
+        .with_metadata(serde_json::json!({ "email": invitation.email, "role": invitation.role }))
+        .from_origin(origin),
+    )
+    .await?;
+    let link = format!(
+        "{}/invitations/accept?token={}",
+        state.config.public_url.trim_end_matches('/'),
+        token.plaintext
+    );
+    let message = OutgoingEmail {
+        to: email.as_str().to_string(),
+        subject: format!("You are invited to {} on BizOSaaS", tenant.name),
+        body: format!(
+            "You have been invited to join {} on BizOSaaS as {}.\n\nAccept: {link}\n\nThe link works once and until {}.\n",
+            tenant.name,
+            invitation.role,
+            expires_at.format("%Y-%m-%d %H:%M UTC"),
+        ),
+    };
+    state.email.send(message).await.map_err(|e| {
+        ApiError::Unavailable(format!(
+            "the invitation email could not be sent, so nothing was saved: {}",
+            e.0
+        ))
+    })?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(invitation.into())))
+}
+
+/// Open invitations of the tenant (admin).
+#[utoipa::path(get, path = "/api/v1/invitations", tag = "members", security(("bearer" = [])), responses((status = 200, body = InvitationList)))]
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<InvitationList>, ApiError> {
+    let scope = auth.require(Scope::Admin)?;
+    let mut tx = state.store.read(&scope).await?;
+    let items = invitations::list_open(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(InvitationList {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Withdraws an open invitation (admin).
+#[utoipa::path(delete, path = "/api/v1/invitations/{id}", tag = "members", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Invitation id")),
+    responses((status = 204, description = "Withdrawn"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    auth: Auth,
+    Origin(origin): Origin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let scope = auth.require(Scope::Admin)?;
+    let id: InvitationId = parse_id(&id, "id")?;
+    let mut tx = state.store.write(&scope).await?;
+    invitations::revoke(&mut tx, id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::NotFound("no open invitation with this id".into()),
+            other => other.into(),
+        })?;
+    audit::record(
+        &mut tx,
+        NewAuditEntry::new("invitation.revoke", "invitation", Some(id.to_string()))
+            .from_origin(origin),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Accepts an invitation and signs in: creates the account when the address
+/// has none, else checks the existing account's password.
+#[utoipa::path(post, path = "/auth/invitations/accept", tag = "auth", request_body = AcceptInvitation, responses(
+    (status = 201, body = SessionView),
+    (status = 401, description = "Wrong password for the existing account", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "The link is invalid, used, withdrawn or expired", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn accept(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    ApiJson(body): ApiJson<AcceptInvitation>,
+) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+    super::auth::throttle(&state, &origin)?;
+    if !looks_like_session(&body.token) {
+        return Err(ApiError::NotFound(INVALID.into()));
+    }
+    let invitation = invitations::find_by_hash(&state.store, &hash_token(&body.token))
+        .await?
+        .filter(|i| i.is_open(Utc::now()))
+        .ok_or_else(|| ApiError::NotFound(INVALID.into()))?;
+    let email = Email::parse(&invitation.email).map_err(ApiError::Internal)?;
+    let existing = users::credentials(&state.store, &email).await?;
+    let new_hash = match &existing {
+        Some(creds) => {
+            if !verify_password(body.password, creds.password_hash.clone()).await? {
+                return Err(ApiError::Unauthorized(WRONG.into()));
+            }
+            None
+        }
+        None => {
+            auth::password::check_strength(&body.password, email.as_str())
+                .map_err(|e| ApiError::field("password", e.to_string()))?;
+            Some(super::auth::hash_password(body.password).await?)
+        }
+    };
+    let user_id = existing.as_ref().map(|c| c.user.id).unwrap_or_default();
+    let member = Principal::member(invitation.tenant_id, user_id, invitation.role);
+    let mut tx = state.store.write(&member.scope()).await?;
+    let user = match (existing, new_hash) {
+        (Some(creds), _) => creds.user,
+        (None, Some(hash)) => {
+            let local = email.as_str().split('@').next().unwrap_or("").to_string();
+            let name = DisplayName::parse(body.name.as_deref().unwrap_or(&local))
+                .map_err(|m| ApiError::field("name", m))?;
+            users::create(&mut tx, user_id, &email, &name, &hash).await?
+        }
+        (None, None) => {
+            return Err(ApiError::Internal(
+                "no password hash for a new account".into(),
+            ))
+        }
+    };
+    invitations::mark_accepted(&mut tx, invitation.id)
+        .await
+        .map_err(|_| ApiError::NotFound(INVALID.into()))?;
+    memberships::add(&mut tx, user.id, invitation.role)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                ApiError::Conflict("you are already a member of this tenant".into())
+            }
+            other => other.into(),
+        })?;
+    let slug = tenants::current(&mut tx).await?.slug;
+    let view = open_session(
+        &state,
+        &mut tx,
+        &user,
+        (invitation.tenant_id, &slug),
+        invitation.role,
+        origin,
+        "invitation.accept",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
