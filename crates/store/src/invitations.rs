@@ -1,7 +1,7 @@
 //! Invitations to join a tenant: only the hash of the link's token is stored.
 
-use crate::connect::{Pool, Store};
-use crate::tx::{set_local, with_conn, TenantTx};
+use crate::connect::Store;
+use crate::tx::{fetch_by_hash, with_conn, TenantTx};
 use crate::{Result, StoreError};
 use chrono::{DateTime, Utc};
 use domain::roles::Role;
@@ -154,20 +154,7 @@ pub async fn revoke(tx: &mut TenantTx, id: InvitationId) -> Result<()> {
 
 /// Finds an invitation by the hash of its link's token (keyed lookup).
 pub async fn find_by_hash(store: &Store, hash: &str) -> Result<Option<Invitation>> {
-    let sql = select!("WHERE token_hash = $1");
-    let row: Option<Row> = match &store.pool {
-        Pool::Sqlite(p) => sqlx::query_as(sql).bind(hash).fetch_optional(p).await?,
-        Pool::Postgres(p) => {
-            let mut tx = p.begin().await?;
-            set_local(&mut tx, "app.token_hash", hash).await?;
-            let row = sqlx::query_as(sql)
-                .bind(hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            row
-        }
-    };
+    let row: Option<Row> = fetch_by_hash(store, select!("WHERE token_hash = $1"), hash).await?;
     Ok(row.map(Into::into))
 }
 

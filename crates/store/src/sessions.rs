@@ -1,7 +1,7 @@
 //! Signed-in sessions: only the hash of their token is stored.
 
-use crate::connect::{Pool, Store};
-use crate::tx::{set_local, with_conn, TenantTx};
+use crate::connect::Store;
+use crate::tx::{fetch_by_hash, with_conn, TenantTx};
 use crate::Result;
 use chrono::{DateTime, Utc};
 use domain::tokens::GeneratedToken;
@@ -84,20 +84,7 @@ pub async fn create(
 
 /// Finds a session by the hash of a presented token (keyed lookup).
 pub async fn find_by_hash(store: &Store, hash: &str) -> Result<Option<Session>> {
-    const SQL: &str = "SELECT id, tenant_id, user_id, last_seen_at, expires_at, revoked_at FROM sessions WHERE token_hash = $1";
-    let row: Option<Row> = match &store.pool {
-        Pool::Sqlite(p) => sqlx::query_as(SQL).bind(hash).fetch_optional(p).await?,
-        Pool::Postgres(p) => {
-            let mut tx = p.begin().await?;
-            set_local(&mut tx, "app.token_hash", hash).await?;
-            let row = sqlx::query_as(SQL)
-                .bind(hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            row
-        }
-    };
+    let row: Option<Row> = fetch_by_hash(store, "SELECT id, tenant_id, user_id, last_seen_at, expires_at, revoked_at FROM sessions WHERE token_hash = $1", hash).await?;
     Ok(row.map(Into::into))
 }
 

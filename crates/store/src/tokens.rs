@@ -1,7 +1,7 @@
 //! API tokens: only their hash is stored.
 
-use crate::connect::{Pool, Store};
-use crate::tx::{set_local, with_conn, TenantTx};
+use crate::connect::Store;
+use crate::tx::{fetch_by_hash, with_conn, TenantTx};
 use crate::{audit, Result};
 use chrono::{DateTime, Utc};
 use domain::audit::{NewAuditEntry, RequestOrigin};
@@ -202,19 +202,6 @@ pub async fn touch(tx: &mut TenantTx, id: TokenId) -> Result<()> {
 /// Finds a token by the hash of what a caller presented, before any tenant
 /// is known. On PostgreSQL this is the one keyed lookup RLS allows.
 pub async fn find_by_hash(store: &Store, hash: &str) -> Result<Option<ApiToken>> {
-    let sql = select!("WHERE secret_hash = $1");
-    let row: Option<Row> = match &store.pool {
-        Pool::Sqlite(p) => sqlx::query_as(sql).bind(hash).fetch_optional(p).await?,
-        Pool::Postgres(p) => {
-            let mut tx = p.begin().await?;
-            set_local(&mut tx, "app.token_hash", hash).await?;
-            let row = sqlx::query_as(sql)
-                .bind(hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            row
-        }
-    };
+    let row: Option<Row> = fetch_by_hash(store, select!("WHERE secret_hash = $1"), hash).await?;
     Ok(row.map(Into::into))
 }

@@ -121,3 +121,33 @@ impl TenantTx {
         Ok(())
     }
 }
+
+/// Fetches at most one row by the hash of a presented secret (API token,
+/// session, invitation link), before any tenant is known. On PostgreSQL the
+/// hash goes into `app.token_hash`, which is the one keyed lookup the tables'
+/// RLS policies allow; `sql` binds it as `$1` too.
+pub(crate) async fn fetch_by_hash<R>(
+    store: &Store,
+    sql: &'static str,
+    hash: &str,
+) -> Result<Option<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    Ok(match &store.pool {
+        Pool::Sqlite(p) => sqlx::query_as(sql).bind(hash).fetch_optional(p).await?,
+        Pool::Postgres(p) => {
+            let mut tx = p.begin().await?;
+            set_local(&mut tx, "app.token_hash", hash).await?;
+            let row = sqlx::query_as(sql)
+                .bind(hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            row
+        }
+    })
+}

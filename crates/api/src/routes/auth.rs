@@ -249,17 +249,7 @@ pub async fn login(
     Origin(origin): Origin,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Json<SessionView>, ApiError> {
-    if let Some(ip) = origin.ip.as_deref().and_then(|ip| ip.parse().ok()) {
-        state
-            .login_throttle
-            .check(ip)
-            .map_err(|retry_after| ApiError::TooManyRequests {
-                detail: format!(
-                    "too many sign-in attempts from your address; try again in {retry_after} s"
-                ),
-                retry_after,
-            })?;
-    }
+    throttle(&state, &origin)?;
     let email = Email::parse(&body.email).map_err(|m| ApiError::field("email", m))?;
     if body.password.is_empty() || body.password.len() > auth::password::MAX_BYTES {
         return Err(ApiError::field(
