@@ -221,6 +221,8 @@ testkit::on_both_backends!(
     twenty_wrong_passwords_lock_the_account_and_are_audited,
     signing_out_ends_the_session,
     a_member_of_tenant_a_sees_nothing_of_tenant_b,
+    a_user_switches_to_another_of_their_tenants,
+    changing_the_password_needs_the_current_one_and_ends_every_session,
 );
 
 #[tokio::test]
@@ -260,5 +262,104 @@ async fn too_many_attempts_from_one_address_are_slowed_with_retry_after() -> Res
         .as_str()
         .unwrap()
         .contains("too many sign-in attempts"));
+    Ok(())
+}
+
+async fn a_user_switches_to_another_of_their_tenants(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let a: Value = register(&app, "ann@a.io", "Tenant A").await?.json().await?;
+    let b: Value = register(&app, "bob@b.io", "Tenant B").await?.json().await?;
+    let tenant_b = b["tenant_id"].as_str().unwrap().parse()?;
+    let ann_in_b = app
+        .member(tenant_b, "ann2@a.io", domain::roles::Role::Viewer)
+        .await?;
+    let switch = |session: String, tenant: &'static str| {
+        app.request(Method::POST, "/auth/switch", &session)
+            .json(&json!({ "tenant": tenant }))
+            .send()
+    };
+    // Ann (ann@a.io) belongs only to A: switching to B is refused, nothing leaks.
+    let refused = switch(a["session"].as_str().unwrap().to_string(), "tenant-b").await?;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    // The second account is a viewer of B; invited into A too, it can switch.
+    let sa = a["session"].as_str().unwrap();
+    app.request(Method::POST, "/api/v1/invitations", sa)
+        .json(&json!({ "email": "ann2@a.io", "role": "member" }))
+        .send()
+        .await?;
+    let mail = app.outbox.last_to("ann2@a.io").unwrap();
+    let token = mail
+        .body
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let joined = app
+        .client
+        .post(app.url("/auth/invitations/accept"))
+        .json(&json!({ "token": token, "password": testkit::MEMBER_PASSWORD }))
+        .send()
+        .await?;
+    assert_eq!(joined.status(), StatusCode::CREATED);
+    let moved = switch(ann_in_b.clone(), "tenant-a").await?;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let moved: Value = moved.json().await?;
+    assert_eq!(moved["tenant_slug"], "tenant-a");
+    assert_eq!(moved["role"], "member");
+    assert_eq!(
+        app.get_json("/api/v1/tenant", moved["session"].as_str().unwrap())
+            .await?["slug"],
+        "tenant-a"
+    );
+    assert_eq!(
+        app.get_status("/api/v1/tenant", &ann_in_b).await?,
+        StatusCode::UNAUTHORIZED,
+        "the old session was replaced"
+    );
+    Ok(())
+}
+
+async fn changing_the_password_needs_the_current_one_and_ends_every_session(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let s: Value = register(&app, "ann@acme.io", "Acme").await?.json().await?;
+    let session = s["session"].as_str().unwrap();
+    let change = |current: &'static str, new: &'static str| {
+        app.request(Method::POST, "/api/v1/me/password", session)
+            .json(&json!({ "current_password": current, "new_password": new }))
+            .send()
+    };
+    assert_eq!(
+        change("wrong password!", "a brand new password")
+            .await?
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let weak = change(PASSWORD, "short").await?;
+    assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        weak.json::<Value>().await?["errors"][0]["field"],
+        "new_password"
+    );
+    assert_eq!(
+        change(PASSWORD, "a brand new password").await?.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get_status("/api/v1/tenant", session).await?,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&app, "ann@acme.io", PASSWORD).await?.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login(&app, "ann@acme.io", "a brand new password")
+            .await?
+            .status(),
+        StatusCode::OK
+    );
     Ok(())
 }

@@ -79,20 +79,30 @@ pub async fn create(
 
 /// The credentials of the account with this email, if any.
 pub async fn credentials(store: &Store, email: &Email) -> Result<Option<Credentials>> {
-    const SQL: &str = "SELECT id, email, name, created_at, password_hash, failed_logins, locked_until FROM users WHERE email = $1";
+    fetch_credentials(store, "SELECT id, email, name, created_at, password_hash, failed_logins, locked_until FROM users WHERE email = $1", email.as_str().to_string()).await
+}
+
+/// The credentials of the account with this id, if any.
+pub async fn credentials_by_id(store: &Store, id: UserId) -> Result<Option<Credentials>> {
+    fetch_credentials(store, "SELECT id, email, name, created_at, password_hash, failed_logins, locked_until FROM users WHERE id = $1", id.as_uuid()).await
+}
+
+async fn fetch_credentials<K>(
+    store: &Store,
+    sql: &'static str,
+    key: K,
+) -> Result<Option<Credentials>>
+where
+    K: 'static
+        + for<'q> sqlx::Encode<'q, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + for<'q> sqlx::Encode<'q, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>
+        + Send,
+{
     let row: Option<Row> = match &store.pool {
-        Pool::Sqlite(p) => {
-            sqlx::query_as(SQL)
-                .bind(email.as_str())
-                .fetch_optional(p)
-                .await?
-        }
-        Pool::Postgres(p) => {
-            sqlx::query_as(SQL)
-                .bind(email.as_str())
-                .fetch_optional(p)
-                .await?
-        }
+        Pool::Sqlite(p) => sqlx::query_as(sql).bind(key).fetch_optional(p).await?,
+        Pool::Postgres(p) => sqlx::query_as(sql).bind(key).fetch_optional(p).await?,
     };
     Ok(row.map(|r| Credentials {
         user: User {

@@ -11,7 +11,7 @@ mod db;
 mod outbox;
 pub mod proxy;
 
-pub use app::{TestApp, TestTenant};
+pub use app::{TestApp, TestTenant, MEMBER_PASSWORD};
 pub use db::{Db, TestDb};
 pub use outbox::MemoryOutbox;
 

@@ -355,18 +355,7 @@ pub async fn logout(
     Origin(origin): Origin,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let presented = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("")
-        .trim();
-    if !looks_like_session(presented) {
-        return Err(ApiError::field(
-            "Authorization",
-            "sign-out ends a session; revoke an API token with DELETE /api/v1/tokens/{id}",
-        ));
-    }
+    let presented = presented_session(&headers)?;
     let hash = hash_token(presented);
     let session = sessions::find_by_hash(&state.store, &hash)
         .await?
@@ -411,5 +400,142 @@ pub async fn logout_all(
     .await?;
     tx.commit().await?;
     state.tokens.evict_user(user);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The session token a request was sent with; an API token is refused.
+fn presented_session(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .trim();
+    if !looks_like_session(presented) {
+        return Err(ApiError::field(
+            "Authorization",
+            "this needs a signed-in session; API tokens are managed with /api/v1/tokens",
+        ));
+    }
+    Ok(presented)
+}
+
+/// Another tenant to switch to.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchTenant {
+    /// Slug of a tenant the user belongs to.
+    pub tenant: String,
+}
+
+/// Switches the signed-in user to another of their tenants: a new session
+/// there replaces the current one.
+#[utoipa::path(post, path = "/auth/switch", tag = "auth", security(("bearer" = [])), request_body = SwitchTenant, responses(
+    (status = 200, body = SessionView),
+    (status = 404, description = "The user belongs to no tenant with this slug", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn switch(
+    State(state): State<AppState>,
+    auth: Auth,
+    Origin(origin): Origin,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SwitchTenant>,
+) -> Result<Json<SessionView>, ApiError> {
+    let presented = presented_session(&headers)?;
+    let Some(user_id) = auth.0.actor().user_id() else {
+        return Err(ApiError::field(
+            "Authorization",
+            "switching tenants needs a signed-in user",
+        ));
+    };
+    let not_yours = || ApiError::NotFound(format!("you belong to no tenant `{}`", body.tenant));
+    let target = tenants::find(&state.store, &body.tenant)
+        .await?
+        .ok_or_else(not_yours)?;
+    let role = memberships::of_user(&state.store, user_id)
+        .await?
+        .into_iter()
+        .find(|(t, _)| *t == target.id)
+        .map(|(_, r)| r)
+        .ok_or_else(not_yours)?;
+    let user = users::credentials_by_id(&state.store, user_id)
+        .await?
+        .ok_or_else(not_yours)?
+        .user;
+    let member = Principal::member(target.id, user_id, role);
+    let mut tx = state.store.write(&member.scope()).await?;
+    let view = open_session(
+        &state,
+        &mut tx,
+        &user,
+        (target.id, &target.slug),
+        role,
+        origin,
+        "auth.switch_tenant",
+    )
+    .await?;
+    tx.commit().await?;
+    let hash = hash_token(presented);
+    if let Some(old) = sessions::find_by_hash(&state.store, &hash).await? {
+        let mut tx = state.store.write(&auth.0.scope()).await?;
+        sessions::revoke(&mut tx, old.id).await?;
+        tx.commit().await?;
+    }
+    state.tokens.evict_hash(&hash);
+    Ok(Json(view))
+}
+
+/// A password change.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    /// The current password.
+    pub current_password: String,
+    /// The new one (same strength rules as registration).
+    pub new_password: String,
+}
+
+/// Changes the signed-in user's password and ends all their sessions, this
+/// one included: sign in again with the new password.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", security(("bearer" = [])), request_body = ChangePassword, responses(
+    (status = 204, description = "Changed; every session ended"),
+    (status = 401, description = "The current password is wrong", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    auth: Auth,
+    Origin(origin): Origin,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> Result<StatusCode, ApiError> {
+    let Some(user_id) = auth.0.actor().user_id() else {
+        return Err(ApiError::field(
+            "Authorization",
+            "changing a password needs a signed-in user",
+        ));
+    };
+    let creds = users::credentials_by_id(&state.store, user_id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
+    auth::password::check_strength(&body.new_password, &creds.user.email)
+        .map_err(|e| ApiError::field("new_password", e.to_string()))?;
+    if !verify_password(body.current_password, creds.password_hash.clone()).await? {
+        return Err(ApiError::Unauthorized(
+            "the current password is wrong".into(),
+        ));
+    }
+    let hash = hash_password(body.new_password).await?;
+    users::set_password(&state.store, user_id, &hash).await?;
+    for (tenant, _) in memberships::of_user(&state.store, user_id).await? {
+        let mut tx = state.store.write(&TenantScope::system(tenant)).await?;
+        let ended = sessions::revoke_all_of_user(&mut tx, user_id).await?;
+        let entry = NewAuditEntry::new("user.password_change", "user", Some(user_id.to_string()))
+            .with_metadata(serde_json::json!({ "sessions_ended": ended }))
+            .from_origin(origin.clone());
+        audit::record(&mut tx, entry).await?;
+        tx.commit().await?;
+    }
+    state.tokens.evict_user(user_id);
     Ok(StatusCode::NO_CONTENT)
 }

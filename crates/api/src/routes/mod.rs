@@ -31,6 +31,11 @@ pub fn api_v1() -> Router<AppState> {
             axum::routing::patch(members::update).delete(members::remove),
         )
         .route("/auth/logout-all", axum::routing::post(auth::logout_all))
+        .route("/auth/switch", axum::routing::post(auth::switch))
+        .route(
+            "/api/v1/me/password",
+            axum::routing::post(auth::change_password),
+        )
         .route("/auth/logout", axum::routing::post(auth::logout))
         .route("/api/v1/tenant", get(tenant::get).patch(tenant::update))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
