@@ -236,7 +236,41 @@ async fn another_tenant_cannot_see_or_withdraw_invitations(db: Db) -> Result<()>
     Ok(())
 }
 
+async fn a_retried_invite_with_the_same_key_sends_one_email(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let o = owner(&app, "ann@acme.io", "Acme").await?;
+    let ann = o["session"].as_str().unwrap();
+    let send = || {
+        app.request(Method::POST, "/api/v1/invitations", ann)
+            .header("Idempotency-Key", "invite-bob-1")
+            .json(&json!({ "email": "bob@acme.io", "role": "member" }))
+            .send()
+    };
+    let first: Value = send().await?.json().await?;
+    let again = send().await?;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await?["id"], first["id"]);
+    assert_eq!(
+        app.outbox
+            .sent()
+            .iter()
+            .filter(|m| m.to == "bob@acme.io")
+            .count(),
+        1
+    );
+    assert_eq!(
+        app.get_json("/api/v1/invitations", ann).await?["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    Ok(())
+}
+
 testkit::on_both_backends!(
+    a_retried_invite_with_the_same_key_sends_one_email,
     an_invited_person_joins_with_the_role_and_the_link_works_once,
     an_existing_user_joins_a_second_tenant_with_their_own_password,
     withdrawn_and_forged_links_do_not_work,

@@ -6,10 +6,12 @@ use super::auth::{open_session, verify_password, SessionView, WRONG};
 use super::parse_id;
 use crate::auth::Auth;
 use crate::extract::{ApiJson, Origin};
+use crate::idempotency::{self, IdempotencyKey};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use domain::audit::NewAuditEntry;
@@ -23,7 +25,7 @@ use store::invitations::{self, Invitation};
 use store::{audit, memberships, tenants, users, StoreError};
 
 /// An invitation request.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvitation {
     /// Who to invite.
@@ -33,7 +35,7 @@ pub struct CreateInvitation {
 }
 
 /// An invitation as listed (never its link).
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct InvitationView {
     /// Id.
     pub id: InvitationId,
@@ -86,7 +88,9 @@ const INVALID: &str = "the invitation link is invalid, already used, withdrawn o
 /// Invites someone (admin; inviting an owner needs the owner role). The
 /// email is sent before the invitation is stored: if it cannot be sent,
 /// nothing is kept.
-#[utoipa::path(post, path = "/api/v1/invitations", tag = "members", security(("bearer" = [])), request_body = CreateInvitation, responses(
+#[utoipa::path(post, path = "/api/v1/invitations", tag = "members", security(("bearer" = [])), request_body = CreateInvitation,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retried invite returns the first result and sends no second email")),
+    responses(
     (status = 201, body = InvitationView),
     (status = 409, description = "Already a member", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -96,8 +100,9 @@ pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
     Origin(origin): Origin,
+    IdempotencyKey(key): IdempotencyKey,
     ApiJson(body): ApiJson<CreateInvitation>,
-) -> Result<(StatusCode, Json<InvitationView>), ApiError> {
+) -> Result<Response, ApiError> {
     let scope = auth.require(Scope::Admin)?;
     if body.role == Role::Owner && !auth.is_owner() {
         return Err(ApiError::Forbidden(
@@ -106,6 +111,12 @@ pub async fn create(
     }
     let email = Email::parse(&body.email).map_err(|m| ApiError::field("email", m))?;
     let mut tx = state.store.write(&scope).await?;
+    let print = idempotency::fingerprint("POST /api/v1/invitations", &body);
+    if let Some(key) = &key {
+        if let Some(res) = idempotency::replay(&mut tx, key, &print).await? {
+            return Ok(res);
+        }
+    }
     if let Some(existing) = users::credentials(&state.store, &email).await? {
         if memberships::role_of(&mut tx, existing.user.id)
             .await?
@@ -153,8 +164,12 @@ pub async fn create(
             e.0
         ))
     })?;
+    let view = InvitationView::from(invitation);
+    if let Some(key) = &key {
+        idempotency::remember(&mut tx, key, &print, StatusCode::CREATED, &view).await?;
+    }
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(invitation.into())))
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// Open invitations of the tenant (admin).
