@@ -13,8 +13,8 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::Utc;
-use domain::tokens::{hash_token, looks_like_session, looks_like_token, Scope};
-use domain::{Actor, Principal, TenantScope, TokenId};
+use domain::tokens::{hash_token, looks_like_session, looks_like_token, Scope, TokenKind};
+use domain::{Actor, Principal, TenantScope, TokenId, UserId};
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
@@ -29,6 +29,8 @@ const MAX_ENTRIES: usize = 100_000;
 struct Cached {
     principal: Principal,
     token: TokenId,
+    /// The user whose rights the credential carries (sessions, personal tokens).
+    user: Option<UserId>,
     until: Instant,
 }
 
@@ -55,7 +57,7 @@ impl TokenCache {
             .map(|c| c.principal.clone())
     }
 
-    fn put(&self, hash: String, principal: Principal, token: TokenId) {
+    fn put(&self, hash: String, principal: Principal, token: TokenId, user: Option<UserId>) {
         if self.ttl.is_zero() {
             return;
         }
@@ -68,14 +70,16 @@ impl TokenCache {
             Cached {
                 principal,
                 token,
+                user,
                 until: Instant::now() + self.ttl,
             },
         );
     }
 
     fn put_session(&self, hash: String, principal: Principal) {
-        // Sessions are evicted by hash, never by token id.
-        self.put(hash, principal, TokenId::from_uuid(uuid::Uuid::nil()));
+        // Sessions are evicted by hash or user, never by token id.
+        let user = principal.actor().user_id();
+        self.put(hash, principal, TokenId::from_uuid(uuid::Uuid::nil()), user);
     }
 
     /// Forgets every cached credential of a user at once (role change,
@@ -84,7 +88,7 @@ impl TokenCache {
         self.entries
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, c| c.principal.actor() != Actor::User(user));
+            .retain(|_, c| c.user != Some(user));
     }
 
     /// Forgets a credential by its hash at once (sign-out).
@@ -127,11 +131,27 @@ pub async fn resolve(state: &AppState, presented: &str) -> Result<Principal, Api
     if token.revoked_at.is_some() {
         return Err(invalid());
     }
-    let principal = Principal::authenticated(
-        token.tenant_id,
-        Actor::Token(token.id),
-        token.scopes.clone(),
-    );
+    let principal = match (token.kind, token.created_by) {
+        (TokenKind::Personal, Some(user)) => {
+            let mut tx = state
+                .store
+                .read(&TenantScope::system(token.tenant_id))
+                .await?;
+            let role = memberships::role_of(&mut tx, user).await?;
+            tx.commit().await?;
+            let role = role.ok_or_else(|| {
+                ApiError::Unauthorized(
+                    "the bearer token belonged to a member who has left the tenant".into(),
+                )
+            })?;
+            Principal::personal_token(token.tenant_id, token.id, role, &token.scopes)
+        }
+        _ => Principal::authenticated(
+            token.tenant_id,
+            Actor::Token(token.id),
+            token.scopes.clone(),
+        ),
+    };
     let stale = token
         .last_used_at
         .is_none_or(|t| Utc::now() - t > TOUCH_EVERY);
@@ -140,7 +160,10 @@ pub async fn resolve(state: &AppState, presented: &str) -> Result<Principal, Api
         tokens::touch(&mut tx, token.id).await?;
         tx.commit().await?;
     }
-    state.tokens.put(hash, principal.clone(), token.id);
+    let user = (token.kind == TokenKind::Personal)
+        .then_some(token.created_by)
+        .flatten();
+    state.tokens.put(hash, principal.clone(), token.id, user);
     Ok(principal)
 }
 
@@ -204,21 +227,26 @@ pub async fn require_token(
 pub struct Auth(pub Principal);
 
 impl Auth {
-    /// The caller's scope for what only owners may do: a signed-in owner, or
-    /// an API token with the admin scope (tokens carry scopes, not roles).
+    /// The caller's scope for what only owners may do: a signed-in owner or
+    /// an owner's personal token with the admin scope. Tenant tokens never
+    /// qualify, so an admin cannot mint a token that outranks them.
     pub fn require_owner(&self) -> Result<TenantScope, ApiError> {
-        match self.0.role() {
-            Some(domain::roles::Role::Owner) => Ok(self.0.scope()),
-            Some(_) => Err(ApiError::Forbidden(
+        if self.0.is_owner() {
+            Ok(self.0.scope())
+        } else if self.0.role().is_none() {
+            Err(ApiError::Forbidden(
+                "this operation needs the `owner` role; tenant API tokens never have it (use an owner's session or personal token)".into(),
+            ))
+        } else {
+            Err(ApiError::Forbidden(
                 "this operation needs the `owner` role".into(),
-            )),
-            None => self.require(Scope::Admin),
+            ))
         }
     }
 
-    /// Whether the caller is a signed-in owner (API tokens never are).
+    /// Whether the caller acts as an owner (tenant API tokens never do).
     pub fn is_owner(&self) -> bool {
-        self.0.role() == Some(domain::roles::Role::Owner)
+        self.0.is_owner()
     }
 
     /// The caller's tenant scope, after checking it grants `needed`.

@@ -16,8 +16,9 @@ use utoipa::{Modify, OpenApi};
         invitations::create, invitations::list, invitations::revoke, invitations::accept,
         tenant::get, tenant::update,
         tokens::create, tokens::list, tokens::get, tokens::revoke,
+        tokens::create_personal, tokens::list_personal, tokens::revoke_personal,
     ),
-    components(schemas(crate::problem::Problem, domain::validation::FieldError, domain::tokens::Scope)),
+    components(schemas(crate::problem::Problem, domain::validation::FieldError, domain::tokens::Scope, domain::tokens::TokenKind)),
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness"),

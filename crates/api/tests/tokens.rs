@@ -83,8 +83,8 @@ async fn a_read_token_cannot_write_and_is_told_the_scope_it_needs(db: Db) -> Res
         StatusCode::OK
     );
     let res = app
-        .request(Method::PATCH, "/api/v1/tenant", &read)
-        .json(&json!({ "name": "x" }))
+        .request(Method::POST, "/api/v1/tokens", &read)
+        .json(&json!({ "name": "x", "scopes": ["read"] }))
         .send()
         .await?;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);

@@ -66,7 +66,26 @@ impl Principal {
             role: Some(role),
         }
     }
-    /// The member's role, for signed-in users.
+    /// A user's personal token: never more than both the token's scopes and
+    /// the user's current role grant.
+    pub fn personal_token(tenant: TenantId, token: TokenId, role: Role, scopes: &[Scope]) -> Self {
+        let ceiling = role.scopes().into_iter().max().unwrap_or(Scope::Read);
+        let mut scopes: Vec<Scope> = scopes.iter().map(|s| (*s).min(ceiling)).collect();
+        scopes.sort();
+        scopes.dedup();
+        Self {
+            tenant,
+            actor: Actor::Token(token),
+            scopes,
+            role: Some(role),
+        }
+    }
+    /// Whether the caller acts as an owner: a signed-in owner, or an owner's
+    /// personal token that holds the admin scope.
+    pub fn is_owner(&self) -> bool {
+        self.role == Some(Role::Owner) && self.has_scope(Scope::Admin)
+    }
+    /// The member's role, for signed-in users and personal tokens.
     pub fn role(&self) -> Option<Role> {
         self.role
     }

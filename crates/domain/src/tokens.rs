@@ -195,3 +195,33 @@ mod tests {
         assert!(!Scope::Read.includes(Scope::Write));
     }
 }
+
+/// Whose a token is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// Belongs to the tenant, made by an admin for an integration; it outlives
+    /// its creator's membership and never acts as an owner.
+    Tenant,
+    /// Acts as the user who made it: never more than that user's current
+    /// role allows, and dead once the user leaves the tenant.
+    Personal,
+}
+
+impl TokenKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Tenant => "tenant",
+            TokenKind::Personal => "personal",
+        }
+    }
+    /// Parses the stored name; anything unknown reads as a tenant token.
+    pub fn from_stored(s: &str) -> Self {
+        if s == "personal" {
+            TokenKind::Personal
+        } else {
+            TokenKind::Tenant
+        }
+    }
+}

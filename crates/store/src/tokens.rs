@@ -6,7 +6,7 @@ use crate::{audit, Result};
 use chrono::{DateTime, Utc};
 use domain::audit::{NewAuditEntry, RequestOrigin};
 use domain::paging::{Cursor, Limit, Page};
-use domain::tokens::{self, join_scopes, parse_scopes, GeneratedToken, Scope};
+use domain::tokens::{self, join_scopes, parse_scopes, GeneratedToken, Scope, TokenKind};
 use domain::validation::DisplayName;
 use domain::{TenantId, TokenId, UserId};
 use uuid::Uuid;
@@ -24,7 +24,9 @@ pub struct ApiToken {
     pub prefix: String,
     /// What it may do.
     pub scopes: Vec<Scope>,
-    /// The user who made it, if a user did.
+    /// Tenant or personal.
+    pub kind: TokenKind,
+    /// The user who made it, if a user did (for a personal token: whose it is).
     pub created_by: Option<UserId>,
     /// Created.
     pub created_at: DateTime<Utc>,
@@ -41,6 +43,7 @@ struct Row {
     name: String,
     prefix: String,
     scopes: String,
+    kind: String,
     created_by: Option<Uuid>,
     created_at: DateTime<Utc>,
     last_used_at: Option<DateTime<Utc>>,
@@ -56,6 +59,7 @@ impl From<Row> for ApiToken {
             prefix: r.prefix,
             // Written only by `create`, from parsed scopes.
             scopes: parse_scopes(&r.scopes).unwrap_or_default(),
+            kind: TokenKind::from_stored(&r.kind),
             created_by: r.created_by.map(UserId::from_uuid),
             created_at: r.created_at,
             last_used_at: r.last_used_at,
@@ -68,30 +72,47 @@ impl From<Row> for ApiToken {
 macro_rules! select {
     ($tail:literal) => {
         concat!(
-            "SELECT id, tenant_id, name, prefix, scopes, created_by, created_at, last_used_at, revoked_at FROM api_tokens ",
+            "SELECT id, tenant_id, name, prefix, scopes, kind, created_by, created_at, last_used_at, revoked_at FROM api_tokens ",
             $tail
         )
     };
 }
 
-/// Issues a token for the transaction's tenant: generates its secret, stores
-/// only the hash, and audits it in the same transaction. The caller shows the
-/// returned secret once.
+/// Issues a tenant token for the transaction's tenant: generates its secret,
+/// stores only the hash, and audits it in the same transaction. The caller
+/// shows the returned secret once.
 pub async fn issue(
     tx: &mut TenantTx,
     name: &DisplayName,
     scopes: &[Scope],
     origin: RequestOrigin,
 ) -> Result<(ApiToken, GeneratedToken)> {
+    issue_kind(tx, TokenKind::Tenant, name, scopes, origin).await
+}
+
+/// Issues a token of either kind; a personal token belongs to the
+/// transaction's acting user, so the scope must name one.
+pub async fn issue_kind(
+    tx: &mut TenantTx,
+    kind: TokenKind,
+    name: &DisplayName,
+    scopes: &[Scope],
+    origin: RequestOrigin,
+) -> Result<(ApiToken, GeneratedToken)> {
+    if kind == TokenKind::Personal && tx.scope().actor().user_id().is_none() {
+        return Err(crate::StoreError::Conflict(
+            "a personal token needs a signed-in user to belong to".into(),
+        ));
+    }
     let mut scopes = scopes.to_vec();
     scopes.sort();
     scopes.dedup();
     let secret = tokens::generate();
-    let token = insert(tx, name.as_str(), &scopes, &secret).await?;
+    let token = insert(tx, kind, name.as_str(), &scopes, &secret).await?;
     audit::record(
         tx,
         NewAuditEntry::new("api_token.create", "api_token", Some(token.id.to_string()))
-            .with_metadata(serde_json::json!({ "name": token.name, "scopes": token.scopes, "prefix": token.prefix }))
+            .with_metadata(serde_json::json!({ "name": token.name, "kind": kind, "scopes": token.scopes, "prefix": token.prefix }))
             .from_origin(origin),
     )
     .await?;
@@ -100,6 +121,7 @@ pub async fn issue(
 
 async fn insert(
     tx: &mut TenantTx,
+    kind: TokenKind,
     name: &str,
     scopes: &[Scope],
     secret: &GeneratedToken,
@@ -111,6 +133,7 @@ async fn insert(
         name: name.to_string(),
         prefix: secret.prefix.clone(),
         scopes: scopes.to_vec(),
+        kind,
         created_by: scope.actor().user_id(),
         created_at: Utc::now(),
         last_used_at: None,
@@ -118,7 +141,7 @@ async fn insert(
     };
     with_conn!(tx, |c| {
         sqlx::query(
-        "INSERT INTO api_tokens (id, tenant_id, name, prefix, secret_hash, scopes, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        "INSERT INTO api_tokens (id, tenant_id, name, prefix, secret_hash, scopes, kind, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     )
     .bind(token.id.as_uuid())
     .bind(token.tenant_id.as_uuid())
@@ -126,6 +149,7 @@ async fn insert(
     .bind(&token.prefix)
     .bind(&secret.hash)
     .bind(join_scopes(scopes))
+    .bind(kind.as_str())
     .bind(token.created_by.map(|u| u.as_uuid()))
     .bind(token.created_at)
     .execute(c).await.map(|r| r.rows_affected())
@@ -145,6 +169,33 @@ pub async fn list(
     let sql = select!("WHERE tenant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3");
     let rows: Vec<Row> = with_conn!(tx, |c| sqlx::query_as(sql)
         .bind(tenant)
+        .bind(after)
+        .bind(fetch)
+        .fetch_all(c)
+        .await)?;
+    Ok(Page::from_overfetch(
+        rows.into_iter().map(ApiToken::from).collect(),
+        limit,
+        |t| t.id.as_uuid(),
+    ))
+}
+
+/// The acting user's personal tokens, newest first.
+pub async fn list_personal(
+    tx: &mut TenantTx,
+    user: UserId,
+    cursor: Option<Cursor>,
+    limit: Limit,
+) -> Result<Page<ApiToken>> {
+    let tenant = tx.scope().tenant().as_uuid();
+    let after = cursor.map(Cursor::id).unwrap_or(Uuid::max());
+    let fetch = i64::from(limit.get()) + 1;
+    let sql = select!(
+        "WHERE tenant_id = $1 AND kind = 'personal' AND created_by = $2 AND id < $3 ORDER BY id DESC LIMIT $4"
+    );
+    let rows: Vec<Row> = with_conn!(tx, |c| sqlx::query_as(sql)
+        .bind(tenant)
+        .bind(user.as_uuid())
         .bind(after)
         .bind(fetch)
         .fetch_all(c)

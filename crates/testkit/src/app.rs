@@ -35,7 +35,8 @@ pub struct TestTenant {
     pub id: TenantId,
     /// Its slug.
     pub slug: String,
-    /// An admin-scoped token.
+    /// A personal admin token of the tenant's owner (`owner@<slug>.test`):
+    /// it may do everything, including what only owners may.
     pub token: String,
 }
 
@@ -99,14 +100,35 @@ impl TestApp {
         Ok(self.get(path, token).send().await?.status())
     }
 
-    /// Creates a tenant with an admin token, as `bizosaas admin` does.
+    /// Creates a tenant and its owner, as `bizosaas admin` does, with a
+    /// personal admin token of the owner.
     pub async fn tenant(&self, name: &str) -> anyhow::Result<TestTenant> {
         let t = tenants::create(
             &self.store,
             &DisplayName::parse(name).map_err(anyhow::Error::msg)?,
         )
         .await?;
-        let token = self.token_for(t.id, &[Scope::Admin]).await?;
+        let email = domain::validation::Email::parse(&format!("owner@{}.test", t.slug))
+            .map_err(anyhow::Error::msg)?;
+        let label = DisplayName::parse("Owner").map_err(anyhow::Error::msg)?;
+        let hash = auth::password::hash(MEMBER_PASSWORD);
+        let mut tx = self.store.write(&TenantScope::system(t.id)).await?;
+        let owner =
+            store::users::create(&mut tx, domain::UserId::new(), &email, &label, &hash).await?;
+        store::memberships::add(&mut tx, owner.id, domain::roles::Role::Owner).await?;
+        tx.commit().await?;
+        let as_owner = domain::Principal::member(t.id, owner.id, domain::roles::Role::Owner);
+        let mut tx = self.store.write(&as_owner.scope()).await?;
+        let (_, secret) = token_repo::issue_kind(
+            &mut tx,
+            domain::tokens::TokenKind::Personal,
+            &label,
+            &[Scope::Admin],
+            Default::default(),
+        )
+        .await?;
+        tx.commit().await?;
+        let token = secret.plaintext;
         Ok(TestTenant {
             id: t.id,
             slug: t.slug,

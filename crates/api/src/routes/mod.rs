@@ -40,6 +40,14 @@ pub fn api_v1() -> Router<AppState> {
         .route("/api/v1/tenant", get(tenant::get).patch(tenant::update))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route(
+            "/api/v1/me/tokens",
+            get(tokens::list_personal).post(tokens::create_personal),
+        )
+        .route(
+            "/api/v1/me/tokens/{id}",
+            axum::routing::delete(tokens::revoke_personal),
+        )
+        .route(
             "/api/v1/tokens/{id}",
             get(tokens::get).delete(tokens::revoke),
         )
