@@ -19,15 +19,26 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-/// The whole HTTP app: public endpoints, the authenticated API, and the
-/// middleware every request passes through.
+/// The API alone: public endpoints, the authenticated API, and the
+/// middleware every request passes through; anything else is a 404 problem.
 pub fn router(state: AppState) -> Router {
+    assemble(state.clone(), api_routes(state).fallback(not_found))
+}
+
+/// The API together with other routes (the portal's pages), behind the same
+/// middleware. `pages` owns the fallback, so it decides what an unknown path
+/// gets; responses it sends as HTML are left as they are.
+pub fn router_with(state: AppState, pages: Router<AppState>) -> Router {
+    assemble(state.clone(), api_routes(state).merge(pages))
+}
+
+/// The problem+json 404 of the API, for a fallback that serves API paths.
+pub async fn not_found() -> Problem {
+    Problem::for_status(StatusCode::NOT_FOUND)
+}
+
+fn api_routes(state: AppState) -> Router<AppState> {
     let public = Router::new()
-        // Until the portal lands, the address `serve` prints leads somewhere useful.
-        .route(
-            "/",
-            get(|| async { axum::response::Redirect::temporary("/api/docs") }),
-        )
         .route("/healthz", get(routes::health::healthz))
         .route(
             "/auth/register",
@@ -43,16 +54,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(routes::docs::openapi_json))
         .route("/api/docs", get(routes::docs::reference));
 
-    let protected = routes::api_v1().route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        auth::require_token,
-    ));
+    let protected =
+        routes::api_v1().route_layer(middleware::from_fn_with_state(state, auth::require_token));
+    Router::new().merge(public).merge(protected)
+}
 
+fn assemble(state: AppState, routes: Router<AppState>) -> Router {
     let timeout = state.config.request_timeout;
-    Router::new()
-        .merge(public)
-        .merge(protected)
-        .fallback(not_found)
+    routes
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -105,10 +114,6 @@ fn span_for(req: &Request) -> tracing::Span {
     )
 }
 
-async fn not_found() -> Problem {
-    Problem::for_status(StatusCode::NOT_FOUND)
-}
-
 /// A client-sent request id is kept only if it is short and plain, so it can
 /// go into logs and headers safely.
 async fn drop_unsafe_request_id(mut req: Request, next: Next) -> Response {
@@ -129,7 +134,11 @@ async fn problems_everywhere(req: Request, next: Next) -> Response {
     let request_id = crate::request_id::of(&req).map(str::to_string);
     let res = next.run(req).await;
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    let html = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if html || !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
     let (mut parts, _body) = res.into_parts();

@@ -6,19 +6,19 @@
 
 mod app;
 mod auth;
-mod extract;
-mod idempotency;
+pub mod extract;
+pub mod idempotency;
 mod metrics;
 mod openapi;
 mod problem;
 mod request_id;
-mod routes;
+pub mod routes;
 mod server;
 mod state;
 mod throttle;
 
-pub use app::router;
-pub use auth::{resolve as resolve_bearer, TokenCache};
+pub use app::{not_found, router, router_with};
+pub use auth::{resolve as resolve_bearer, Auth, TokenCache};
 pub use metrics::Metrics;
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};

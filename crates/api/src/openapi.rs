@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use crate::routes::{audit_logs, auth, health, invitations, members, tenant, tokens};
+use crate::routes::{audit_logs, auth, health, invitations, me, members, tenant, tokens};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
         health::healthz, health::readyz,
         audit_logs::list,
         auth::register, auth::login, auth::logout, auth::logout_all, auth::switch, auth::change_password,
+        me::get, me::update,
         members::list, members::update, members::remove,
         invitations::create, invitations::list, invitations::revoke, invitations::accept,
         tenant::get, tenant::update,

@@ -1,7 +1,6 @@
 //! Binding and serving the app, shared by the binary and the tests.
 
-use crate::app::router;
-use crate::state::AppState;
+use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
@@ -9,14 +8,14 @@ use tokio::net::TcpListener;
 /// A bound, not yet running, HTTP server.
 pub struct Server {
     listener: TcpListener,
-    state: AppState,
+    app: Router,
 }
 
 impl Server {
-    /// Binds `addr` (port 0 picks a free port).
-    pub async fn bind(addr: &str, state: AppState) -> std::io::Result<Self> {
+    /// Binds `addr` (port 0 picks a free port) to serve `app`.
+    pub async fn bind(addr: &str, app: Router) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(Self { listener, state })
+        Ok(Self { listener, app })
     }
 
     /// The bound address.
@@ -31,7 +30,7 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let app = self.app.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await

@@ -57,7 +57,7 @@ async fn migrations_not_applied_make_readyz_say_so(db: Db) -> Result<()> {
         api::WebConfig::default(),
         std::sync::Arc::new(testkit::MemoryOutbox::default()),
     );
-    let server = api::Server::bind("127.0.0.1:0", state).await?;
+    let server = api::Server::bind("127.0.0.1:0", api::router(state)).await?;
     let url = format!("http://{}/readyz", server.local_addr());
     tokio::spawn(server.run(std::future::pending()));
     let res = reqwest::get(url).await?;

@@ -19,6 +19,8 @@ fn rule(method: &str, path: &str) -> Option<(Role, Value)> {
         ("post", "/api/v1/tokens") => (Role::Admin, json!({ "name": "t", "scopes": ["read"] })),
         ("get", "/api/v1/tokens/{id}") => (Role::Admin, none),
         ("delete", "/api/v1/tokens/{id}") => (Role::Admin, none),
+        ("get", "/api/v1/me") => (Role::Viewer, none),
+        ("patch", "/api/v1/me") => (Role::Viewer, json!({ "name": "Renamed Me" })),
         ("get", "/api/v1/me/tokens") => (Role::Viewer, none),
         ("post", "/api/v1/me/tokens") => (Role::Viewer, json!({ "name": "t", "scopes": ["read"] })),
         ("delete", "/api/v1/me/tokens/{id}") => (Role::Viewer, none),

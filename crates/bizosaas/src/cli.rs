@@ -152,7 +152,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     let state = api::AppState::new(store.clone(), config.web_config(), config.email_sender()?);
-    let server = api::Server::bind(&config.listen, state)
+    let server = api::Server::bind(&config.listen, portal::app(state))
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = server.local_addr();

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod invitations;
 pub mod memberships;
 pub mod sessions;
+pub mod stats;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

@@ -185,3 +185,26 @@ pub async fn set_password(store: &Store, id: UserId, password_hash: &str) -> Res
     }
     Ok(())
 }
+
+/// Changes a user's name and email (an email another account holds is a
+/// conflict), inside the caller's transaction so its audit entry lands with it.
+pub async fn update_profile(
+    tx: &mut TenantTx,
+    id: UserId,
+    name: &DisplayName,
+    email: &Email,
+) -> Result<()> {
+    let n = with_conn!(tx, |c| sqlx::query(
+        "UPDATE users SET name = $1, email = $2 WHERE id = $3"
+    )
+    .bind(name.as_str())
+    .bind(email.as_str())
+    .bind(id.as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if n == 0 {
+        return Err(crate::StoreError::NotFound);
+    }
+    Ok(())
+}

@@ -51,7 +51,7 @@ impl TestApp {
         let store = db.store().await?;
         let outbox = std::sync::Arc::new(crate::MemoryOutbox::default());
         let state = api::AppState::new(store.clone(), config, outbox.clone());
-        let server = api::Server::bind("127.0.0.1:0", state.clone()).await?;
+        let server = api::Server::bind("127.0.0.1:0", portal::app(state.clone())).await?;
         let base = format!("http://{}", server.local_addr());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(server.run(async move {
@@ -66,6 +66,11 @@ impl TestApp {
             outbox,
             stop: Some(tx),
         })
+    }
+
+    /// A browser-like client for the portal's pages.
+    pub fn browser(&self) -> crate::Browser {
+        crate::Browser::new(&self.base)
     }
 
     /// The state the app serves with (for benchmarks of its parts).

@@ -7,11 +7,13 @@
 //! skips.
 
 mod app;
+mod browser;
 mod db;
 mod outbox;
 pub mod proxy;
 
 pub use app::{TestApp, TestTenant, MEMBER_PASSWORD};
+pub use browser::{Browser, Page};
 pub use db::{Db, TestDb};
 pub use outbox::MemoryOutbox;
 

@@ -70,7 +70,7 @@ pub struct SessionView {
 
 pub(crate) const WRONG: &str = "email or password is wrong";
 
-fn collect(errors: Vec<FieldError>) -> Result<(), ApiError> {
+pub(crate) fn collect(errors: Vec<FieldError>) -> Result<(), ApiError> {
     if errors.is_empty() {
         return Ok(());
     }

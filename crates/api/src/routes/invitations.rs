@@ -294,3 +294,33 @@ pub async fn accept(
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
+
+/// What an open invitation offers, for the page its link opens.
+pub struct OpenInvitation {
+    /// The workspace's name.
+    pub tenant_name: String,
+    /// Who was invited.
+    pub email: String,
+    /// The role they get.
+    pub role: Role,
+}
+
+/// Describes the open invitation behind a link token; any other token is
+/// not found, with no hint why.
+pub async fn describe(state: &AppState, token: &str) -> Result<OpenInvitation, ApiError> {
+    if !looks_like_session(token) {
+        return Err(ApiError::NotFound(INVALID.into()));
+    }
+    let invitation = invitations::find_by_hash(&state.store, &hash_token(token))
+        .await?
+        .filter(|i| i.is_open(Utc::now()))
+        .ok_or_else(|| ApiError::NotFound(INVALID.into()))?;
+    let tenant = tenants::find(&state.store, &invitation.tenant_id.to_string())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(INVALID.into()))?;
+    Ok(OpenInvitation {
+        tenant_name: tenant.name,
+        email: invitation.email,
+        role: invitation.role,
+    })
+}

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod docs;
 pub mod health;
 pub mod invitations;
+pub mod me;
 pub mod members;
 pub mod tenant;
 pub mod tokens;
@@ -39,6 +40,7 @@ pub fn api_v1() -> Router<AppState> {
         .route("/auth/logout", axum::routing::post(auth::logout))
         .route("/api/v1/tenant", get(tenant::get).patch(tenant::update))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/v1/me", get(me::get).patch(me::update))
         .route(
             "/api/v1/me/tokens",
             get(tokens::list_personal).post(tokens::create_personal),

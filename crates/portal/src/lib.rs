@@ -1,0 +1,99 @@
+//! The BizOSaaS web portal: server-rendered pages (askama) over the API's
+//! own handlers, so a page and its endpoint share one path through
+//! validation, RBAC and the audit log. Sessions ride in an HttpOnly cookie;
+//! every form carries a CSRF token.
+
+mod assets;
+mod headers;
+mod nav;
+mod pages;
+mod render;
+mod session;
+mod sso;
+
+pub use sso::SsoProviders;
+
+use api::AppState;
+use axum::extract::Request;
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use pages::{auth, dashboard, settings};
+
+/// The whole app: the API and the portal, without single sign-on.
+pub fn app(state: AppState) -> Router {
+    app_with(state, SsoProviders::default())
+}
+
+/// The whole app with the configured single sign-on providers.
+pub fn app_with(state: AppState, sso: SsoProviders) -> Router {
+    api::router_with(state, pages().layer(Extension(sso)))
+}
+
+fn pages() -> Router<AppState> {
+    let mut r = Router::new()
+        .route("/", get(auth::root))
+        .route("/login", get(auth::login_form).post(auth::login_submit))
+        .route(
+            "/register",
+            get(auth::register_form).post(auth::register_submit),
+        )
+        .route("/logout", post(auth::logout))
+        .route("/logout-all", post(auth::logout_all))
+        .route("/switch", post(auth::switch))
+        .route(
+            "/invitations/accept",
+            get(auth::accept_form).post(auth::accept_submit),
+        )
+        .route("/dashboard", get(dashboard::dashboard))
+        .route(
+            "/settings",
+            get(|| async { axum::response::Redirect::to("/settings/profile") }),
+        )
+        .route(
+            "/settings/profile",
+            get(settings::profile).post(settings::profile_submit),
+        )
+        .route("/settings/password", post(settings::password_submit))
+        .route("/settings/members", get(settings::members_list))
+        .route("/settings/members/invite", post(settings::invite))
+        .route(
+            "/settings/members/{user_id}/role",
+            post(settings::member_role),
+        )
+        .route(
+            "/settings/members/{user_id}/remove",
+            post(settings::member_remove),
+        )
+        .route(
+            "/settings/invitations/{id}/revoke",
+            post(settings::invitation_revoke),
+        )
+        .route(
+            "/settings/tokens",
+            get(settings::tokens_list).post(settings::token_create),
+        )
+        .route("/settings/tokens/{id}/revoke", post(settings::token_revoke))
+        .route("/assets/{name}", get(assets::serve));
+    for s in nav::SECTIONS.iter().filter(|s| s.pending.is_some()) {
+        r = r.route(s.href, get(dashboard::pending));
+    }
+    r.fallback(fallback)
+        .layer(middleware::from_fn(session::csrf_cookie))
+        .layer(middleware::from_fn(render::error_pages))
+        .layer(middleware::from_fn(headers::security_headers))
+}
+
+/// Unknown API paths get the API's problem+json 404; anything else a page.
+async fn fallback(req: Request) -> Response {
+    let path = req.uri().path();
+    let api = ["/api/", "/auth/", "/metrics", "/healthz", "/readyz"]
+        .iter()
+        .any(|p| path.starts_with(p));
+    if api {
+        api::not_found().await.into_response()
+    } else {
+        render::PageError::NotFound.into_response()
+    }
+}

@@ -1,0 +1,404 @@
+//! Sign-in, registration, sign-out, tenant switching and invitation
+//! acceptance: forms over the API's identity handlers.
+
+use crate::render::{page, problem_of, Chrome, PageError};
+use crate::session::{
+    encode, forget_session, safe_next, session_cookie, Csrf, HadCsrfCookie, SignedIn,
+};
+use crate::sso::{ProviderLink, SsoProviders};
+use api::extract::{ApiJson, Origin};
+use api::routes::auth::{self as identity, Login, Register, SwitchTenant};
+use api::routes::invitations::{self, AcceptInvitation};
+use api::{AppState, Auth};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form, Json};
+use axum_extra::extract::cookie::CookieJar;
+use domain::validation::FieldError;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    message: Option<String>,
+    email: String,
+    errors: Vec<FieldError>,
+    next: String,
+    next_encoded: String,
+    providers: Vec<ProviderLink>,
+    registration_open: bool,
+}
+
+/// Query of the sign-in page.
+#[derive(Deserialize, Default)]
+pub struct NextQuery {
+    next: Option<String>,
+    error: Option<String>,
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+fn login_page(
+    state: &AppState,
+    sso: &SsoProviders,
+    csrf: &Csrf,
+    next: &str,
+    email: String,
+    message: Option<String>,
+    errors: Vec<FieldError>,
+) -> LoginPage {
+    let next = safe_next(next).to_string();
+    LoginPage {
+        chrome: Chrome::new("Sign in", &csrf.0, None, ""),
+        message,
+        email,
+        errors,
+        next_encoded: encode(&next),
+        next,
+        providers: sso.links(),
+        registration_open: state.config.registration_open,
+    }
+}
+
+/// `GET /login`.
+pub async fn login_form(
+    State(state): State<AppState>,
+    Extension(sso): Extension<SsoProviders>,
+    csrf: Csrf,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    let next = q.next.unwrap_or_default();
+    let message = q.error;
+    page(
+        StatusCode::OK,
+        &login_page(&state, &sso, &csrf, &next, String::new(), message, vec![]),
+    )
+}
+
+/// `POST /login`: signs in and sets the session cookie.
+pub async fn login_submit(
+    State(state): State<AppState>,
+    Extension(sso): Extension<SsoProviders>,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    jar: CookieJar,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    let body = Login {
+        email: f.email.clone(),
+        password: f.password,
+        tenant: None,
+    };
+    match identity::login(State(state.clone()), origin, ApiJson(body)).await {
+        Ok(Json(view)) => {
+            let jar = jar.add(session_cookie(&state, view.session));
+            Ok((jar, Redirect::to(safe_next(&f.next))).into_response())
+        }
+        Err(e) => {
+            let p = problem_of(e);
+            if p.status == 429 || p.status == 503 {
+                let err = if p.status == 429 {
+                    PageError::TooMany(p.detail, p.retry_after.unwrap_or(60))
+                } else {
+                    PageError::Unavailable(p.detail)
+                };
+                return Err(err);
+            }
+            let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let message = p.errors.is_empty().then_some(p.detail);
+            Ok(page(
+                status,
+                &login_page(&state, &sso, &csrf, &f.next, f.email, message, p.errors),
+            ))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    chrome: Chrome,
+    open: bool,
+    message: Option<String>,
+    errors: Vec<FieldError>,
+    name: String,
+    email: String,
+    tenant_name: String,
+}
+
+/// The registration form.
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    tenant_name: String,
+}
+
+/// `GET /register`.
+pub async fn register_form(State(state): State<AppState>, csrf: Csrf) -> Response {
+    page(
+        StatusCode::OK,
+        &RegisterPage {
+            chrome: Chrome::new("Create account", &csrf.0, None, ""),
+            open: state.config.registration_open,
+            message: None,
+            errors: vec![],
+            name: String::new(),
+            email: String::new(),
+            tenant_name: String::new(),
+        },
+    )
+}
+
+/// `POST /register`: creates the account and its workspace, and signs in.
+pub async fn register_submit(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    jar: CookieJar,
+    Form(f): Form<RegisterForm>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    let body = Register {
+        email: f.email.clone(),
+        password: f.password,
+        tenant_name: f.tenant_name.clone(),
+        name: (!f.name.trim().is_empty()).then(|| f.name.clone()),
+    };
+    match identity::register(State(state.clone()), origin, ApiJson(body)).await {
+        Ok((_, Json(view))) => {
+            let jar = jar.add(session_cookie(&state, view.session));
+            Ok((jar, Redirect::to("/dashboard")).into_response())
+        }
+        Err(e) => {
+            let p = problem_of(e);
+            let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
+            Ok(page(
+                status,
+                &RegisterPage {
+                    chrome: Chrome::new("Create account", &csrf.0, None, ""),
+                    open: state.config.registration_open,
+                    message: p.errors.is_empty().then_some(p.detail),
+                    errors: p.errors,
+                    name: f.name,
+                    email: f.email,
+                    tenant_name: f.tenant_name,
+                },
+            ))
+        }
+    }
+}
+
+/// A form that carries only its CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+fn bearer(session: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {session}")) {
+        headers.insert(axum::http::header::AUTHORIZATION, v);
+    }
+    headers
+}
+
+/// `POST /logout`: ends this session and forgets the cookie.
+pub async fn logout(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    jar: CookieJar,
+    user: SignedIn,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    identity::logout(
+        State(state),
+        Auth(user.principal),
+        origin,
+        bearer(&user.session),
+    )
+    .await?;
+    Ok((forget_session(jar), Redirect::to("/login")).into_response())
+}
+
+/// `POST /logout-all`: ends every session of the user in this workspace.
+pub async fn logout_all(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    jar: CookieJar,
+    user: SignedIn,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    identity::logout_all(State(state), Auth(user.principal), origin).await?;
+    Ok((forget_session(jar), Redirect::to("/login")).into_response())
+}
+
+/// The tenant switcher's form.
+#[derive(Deserialize)]
+pub struct SwitchForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    tenant: String,
+}
+
+/// `POST /switch`: a new session in another of the user's workspaces.
+pub async fn switch(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    jar: CookieJar,
+    user: SignedIn,
+    Form(f): Form<SwitchForm>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    let body = SwitchTenant { tenant: f.tenant };
+    let Json(view) = identity::switch(
+        State(state.clone()),
+        Auth(user.principal),
+        origin,
+        bearer(&user.session),
+        ApiJson(body),
+    )
+    .await?;
+    let jar = jar.add(session_cookie(&state, view.session));
+    Ok((jar, Redirect::to("/dashboard")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "accept.html")]
+struct AcceptPage {
+    chrome: Chrome,
+    message: Option<String>,
+    errors: Vec<FieldError>,
+    token: String,
+    tenant_name: String,
+    email: String,
+    role: String,
+    name: String,
+}
+
+/// The invitation link's query.
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// The invitation acceptance form.
+#[derive(Deserialize)]
+pub struct AcceptForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn accept_page(
+    state: &AppState,
+    csrf: &Csrf,
+    token: &str,
+    message: Option<String>,
+    errors: Vec<FieldError>,
+    name: String,
+) -> Result<AcceptPage, PageError> {
+    let open = invitations::describe(state, token).await?;
+    Ok(AcceptPage {
+        chrome: Chrome::new("Accept invitation", &csrf.0, None, ""),
+        message,
+        errors,
+        token: token.to_string(),
+        tenant_name: open.tenant_name,
+        email: open.email,
+        role: open.role.to_string(),
+        name,
+    })
+}
+
+/// `GET /invitations/accept?token=…`: the link from the invitation email.
+pub async fn accept_form(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, PageError> {
+    let p = accept_page(&state, &csrf, &q.token, None, vec![], String::new()).await?;
+    Ok(page(StatusCode::OK, &p))
+}
+
+/// `POST /invitations/accept`: joins the workspace and signs in.
+pub async fn accept_submit(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    jar: CookieJar,
+    Form(f): Form<AcceptForm>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    let body = AcceptInvitation {
+        token: f.token.clone(),
+        password: f.password,
+        name: (!f.name.trim().is_empty()).then(|| f.name.clone()),
+    };
+    match invitations::accept(State(state.clone()), origin, ApiJson(body)).await {
+        Ok((_, Json(view))) => {
+            let jar = jar.add(session_cookie(&state, view.session));
+            Ok((jar, Redirect::to("/dashboard")).into_response())
+        }
+        Err(e) => {
+            let p = problem_of(e);
+            if p.status == 404 {
+                return Err(PageError::NotFound);
+            }
+            let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let message = p.errors.is_empty().then_some(p.detail);
+            let pg = accept_page(&state, &csrf, &f.token, message, p.errors, f.name).await?;
+            Ok(page(status, &pg))
+        }
+    }
+}
+
+/// `/`: the dashboard for the signed in, sign-in for everyone else.
+pub async fn root(jar: CookieJar) -> Redirect {
+    if jar.get(crate::session::SESSION_COOKIE).is_some() {
+        Redirect::to("/dashboard")
+    } else {
+        Redirect::to("/login")
+    }
+}

@@ -1,0 +1,5 @@
+//! Page handlers, one module per area.
+
+pub mod auth;
+pub mod dashboard;
+pub mod settings;

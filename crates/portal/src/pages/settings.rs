@@ -1,0 +1,570 @@
+//! Settings: profile and password, members and invitations, API tokens.
+
+use crate::render::{page, problem_of, Chrome, PageError};
+use crate::session::{forget_session, Csrf, HadCsrfCookie, SignedIn};
+use api::extract::{ApiJson, ApiQuery, Origin};
+use api::idempotency::IdempotencyKey;
+use api::routes::auth::{self as identity, ChangePassword};
+use api::routes::invitations::{self, CreateInvitation, InvitationView};
+use api::routes::me::{self, UpdateProfile};
+use api::routes::members::{self, MemberView, UpdateMember};
+use api::routes::tokens::{self, CreateToken, PageParams, TokenView};
+use api::{AppState, Auth};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use axum_extra::extract::cookie::CookieJar;
+use domain::roles::Role;
+use domain::tokens::{Scope, TokenKind};
+use domain::validation::FieldError;
+use serde::Deserialize;
+
+const ROLES: [&str; 4] = ["viewer", "member", "admin", "owner"];
+
+#[derive(Template)]
+#[template(path = "settings_profile.html")]
+struct ProfilePage {
+    chrome: Chrome,
+    tab: &'static str,
+    notice: Option<String>,
+    message: Option<String>,
+    errors: Vec<FieldError>,
+    pw_errors: Vec<FieldError>,
+    name: String,
+    email: String,
+}
+
+fn profile_page(user: &SignedIn, csrf: &Csrf) -> ProfilePage {
+    ProfilePage {
+        name: user.profile.name.clone(),
+        email: user.profile.email.clone(),
+        chrome: Chrome::new("Profile", &csrf.0, Some(user.profile.clone()), "settings"),
+        tab: "profile",
+        notice: None,
+        message: None,
+        errors: vec![],
+        pw_errors: vec![],
+    }
+}
+
+/// `GET /settings/profile`.
+pub async fn profile(user: SignedIn, csrf: Csrf) -> Response {
+    page(StatusCode::OK, &profile_page(&user, &csrf))
+}
+
+/// The profile form.
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    current_password: String,
+}
+
+/// `POST /settings/profile`.
+pub async fn profile_submit(
+    State(state): State<AppState>,
+    user: SignedIn,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    Form(f): Form<ProfileForm>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    let body = UpdateProfile {
+        name: Some(f.name.clone()),
+        email: Some(f.email.clone()),
+        current_password: Some(f.current_password),
+    };
+    let mut p = profile_page(&user, &csrf);
+    match me::update(
+        State(state),
+        Auth(user.principal.clone()),
+        origin,
+        ApiJson(body),
+    )
+    .await
+    {
+        Ok(Json(profile)) => {
+            p.name = profile.name.clone();
+            p.email = profile.email.clone();
+            p.chrome.user = Some(profile);
+            p.notice = Some("Profile saved.".into());
+            Ok(page(StatusCode::OK, &p))
+        }
+        Err(e) => {
+            let problem = problem_of(e);
+            p.name = f.name;
+            p.email = f.email;
+            p.message = problem.errors.is_empty().then_some(problem.detail);
+            p.errors = problem.errors;
+            Ok(page(status_of(problem.status), &p))
+        }
+    }
+}
+
+/// The password form.
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+/// `POST /settings/password`: changes it and signs out everywhere.
+pub async fn password_submit(
+    State(state): State<AppState>,
+    user: SignedIn,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    jar: CookieJar,
+    Form(f): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    let body = ChangePassword {
+        current_password: f.current_password,
+        new_password: f.new_password,
+    };
+    match identity::change_password(
+        State(state),
+        Auth(user.principal.clone()),
+        origin,
+        ApiJson(body),
+    )
+    .await
+    {
+        Ok(_) => Ok((
+            forget_session(jar),
+            Redirect::to("/login?error=Your+password+was+changed.+Sign+in+with+the+new+one."),
+        )
+            .into_response()),
+        Err(e) => {
+            let problem = problem_of(e);
+            let mut p = profile_page(&user, &csrf);
+            p.message = problem.errors.is_empty().then_some(problem.detail);
+            p.pw_errors = problem.errors;
+            Ok(page(status_of(problem.status), &p))
+        }
+    }
+}
+
+fn status_of(s: u16) -> StatusCode {
+    StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST)
+}
+
+#[derive(Template)]
+#[template(path = "settings_members.html")]
+struct MembersPage {
+    chrome: Chrome,
+    tab: &'static str,
+    notice: Option<String>,
+    message: Option<String>,
+    errors: Vec<FieldError>,
+    members: Vec<MemberRow>,
+    invitations: Vec<InvitationView>,
+    can_manage: bool,
+    invite_options: Vec<(&'static str, bool)>,
+    invite_email: String,
+}
+
+/// A member with the role choices of its row.
+struct MemberRow {
+    view: MemberView,
+    options: Vec<(&'static str, bool)>,
+}
+
+fn role_options(current: &str) -> Vec<(&'static str, bool)> {
+    ROLES.iter().map(|r| (*r, *r == current)).collect()
+}
+
+async fn members_page(
+    state: &AppState,
+    user: &SignedIn,
+    csrf: &Csrf,
+) -> Result<MembersPage, PageError> {
+    let auth = Auth(user.principal.clone());
+    let params = PageParams {
+        limit: Some(200),
+        cursor: None,
+    };
+    let Json(list) = members::list(State(state.clone()), auth.clone(), ApiQuery(params)).await?;
+    let can_manage = user.principal.has_scope(Scope::Admin);
+    let invitations = if can_manage {
+        invitations::list(State(state.clone()), auth).await?.0.items
+    } else {
+        vec![]
+    };
+    Ok(MembersPage {
+        chrome: Chrome::new("Members", &csrf.0, Some(user.profile.clone()), "settings"),
+        tab: "members",
+        notice: None,
+        message: None,
+        errors: vec![],
+        members: list
+            .items
+            .into_iter()
+            .map(|view| MemberRow {
+                options: role_options(&view.role.to_string()),
+                view,
+            })
+            .collect(),
+        invitations,
+        can_manage,
+        invite_options: role_options("member"),
+        invite_email: String::new(),
+    })
+}
+
+/// `GET /settings/members`.
+pub async fn members_list(
+    State(state): State<AppState>,
+    user: SignedIn,
+    csrf: Csrf,
+) -> Result<Response, PageError> {
+    Ok(page(
+        StatusCode::OK,
+        &members_page(&state, &user, &csrf).await?,
+    ))
+}
+
+/// A role change.
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    csrf: String,
+    role: Role,
+}
+
+/// Renders the members page after an action, with its outcome.
+async fn after_members_action(
+    state: &AppState,
+    user: &SignedIn,
+    csrf: &Csrf,
+    outcome: Result<String, api::ApiError>,
+) -> Result<Response, PageError> {
+    let p = members_page(state, user, csrf).await?;
+    members_outcome(p, outcome)
+}
+
+fn members_outcome(
+    mut p: MembersPage,
+    outcome: Result<String, api::ApiError>,
+) -> Result<Response, PageError> {
+    let status = match outcome {
+        Ok(notice) => {
+            p.notice = Some(notice);
+            StatusCode::OK
+        }
+        Err(e) => {
+            let problem = problem_of(e);
+            p.message = Some(problem.detail);
+            p.errors = problem.errors;
+            status_of(problem.status)
+        }
+    };
+    Ok(page(status, &p))
+}
+
+/// `POST /settings/members/{user_id}/role`.
+pub async fn member_role(
+    State(state): State<AppState>,
+    user: SignedIn,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    Path(id): Path<String>,
+    Form(f): Form<RoleForm>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    let out = members::update(
+        State(state.clone()),
+        Auth(user.principal.clone()),
+        origin,
+        Path(id),
+        ApiJson(UpdateMember { role: f.role }),
+    )
+    .await
+    .map(|Json(m)| format!("{} is now {}.", m.email, m.role));
+    after_members_action(&state, &user, &csrf, out).await
+}
+
+/// A form with only its CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /settings/members/{user_id}/remove`.
+pub async fn member_remove(
+    State(state): State<AppState>,
+    user: SignedIn,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    let out = members::remove(
+        State(state.clone()),
+        Auth(user.principal.clone()),
+        origin,
+        Path(id),
+    )
+    .await
+    .map(|_| "The member was removed.".to_string());
+    after_members_action(&state, &user, &csrf, out).await
+}
+
+/// An invitation.
+#[derive(Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    role: Role,
+}
+
+/// `POST /settings/members/invite`.
+pub async fn invite(
+    State(state): State<AppState>,
+    user: SignedIn,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    Form(f): Form<InviteForm>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    let body = CreateInvitation {
+        email: f.email.clone(),
+        role: f.role,
+    };
+    let out = invitations::create(
+        State(state.clone()),
+        Auth(user.principal.clone()),
+        origin,
+        IdempotencyKey(None),
+        ApiJson(body),
+    )
+    .await
+    .map(|_| format!("An invitation was sent to {}.", f.email));
+    let mut p = members_page(&state, &user, &csrf).await?;
+    if out.is_err() {
+        // Keep what was typed, next to the error.
+        p.invite_email = f.email;
+    }
+    members_outcome(p, out)
+}
+
+/// `POST /settings/invitations/{id}/revoke`.
+pub async fn invitation_revoke(
+    State(state): State<AppState>,
+    user: SignedIn,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    let out = invitations::revoke(
+        State(state.clone()),
+        Auth(user.principal.clone()),
+        origin,
+        Path(id),
+    )
+    .await
+    .map(|_| "The invitation was withdrawn.".to_string());
+    after_members_action(&state, &user, &csrf, out).await
+}
+
+#[derive(Template)]
+#[template(path = "settings_tokens.html")]
+struct TokensPage {
+    chrome: Chrome,
+    tab: &'static str,
+    new_secret: Option<String>,
+    message: Option<String>,
+    errors: Vec<FieldError>,
+    name: String,
+    tokens: Vec<TokenRow>,
+    can_admin: bool,
+    allowed_scopes: Vec<&'static str>,
+}
+
+/// A token as the table shows it.
+struct TokenRow(TokenView);
+
+impl std::ops::Deref for TokenRow {
+    type Target = TokenView;
+    fn deref(&self) -> &TokenView {
+        &self.0
+    }
+}
+
+impl TokenRow {
+    fn kind_label(&self) -> &'static str {
+        match self.0.kind {
+            TokenKind::Personal => "personal",
+            TokenKind::Tenant => "workspace",
+        }
+    }
+    fn scopes_label(&self) -> String {
+        self.0
+            .scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+async fn tokens_page(
+    state: &AppState,
+    user: &SignedIn,
+    csrf: &Csrf,
+) -> Result<TokensPage, PageError> {
+    let auth = Auth(user.principal.clone());
+    let can_admin = user.principal.has_scope(Scope::Admin);
+    let params = PageParams {
+        limit: Some(200),
+        cursor: None,
+    };
+    let Json(list) = if can_admin {
+        tokens::list(State(state.clone()), auth, ApiQuery(params)).await?
+    } else {
+        tokens::list_personal(State(state.clone()), auth, ApiQuery(params)).await?
+    };
+    let allowed_scopes = [Scope::Read, Scope::Write, Scope::Admin]
+        .into_iter()
+        .filter(|s| user.principal.has_scope(*s))
+        .map(Scope::as_str)
+        .collect();
+    Ok(TokensPage {
+        chrome: Chrome::new(
+            "API tokens",
+            &csrf.0,
+            Some(user.profile.clone()),
+            "settings",
+        ),
+        tab: "tokens",
+        new_secret: None,
+        message: None,
+        errors: vec![],
+        name: String::new(),
+        tokens: list.items.into_iter().map(TokenRow).collect(),
+        can_admin,
+        allowed_scopes,
+    })
+}
+
+/// `GET /settings/tokens`.
+pub async fn tokens_list(
+    State(state): State<AppState>,
+    user: SignedIn,
+    csrf: Csrf,
+) -> Result<Response, PageError> {
+    Ok(page(
+        StatusCode::OK,
+        &tokens_page(&state, &user, &csrf).await?,
+    ))
+}
+
+/// A new token.
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    scope: Scope,
+    kind: TokenKind,
+}
+
+/// `POST /settings/tokens`: creates it and shows the secret once.
+pub async fn token_create(
+    State(state): State<AppState>,
+    user: SignedIn,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    Form(f): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    let body = CreateToken {
+        name: f.name.clone(),
+        scopes: vec![f.scope],
+    };
+    let auth = Auth(user.principal.clone());
+    let key = IdempotencyKey(None);
+    let created = match f.kind {
+        TokenKind::Tenant => {
+            tokens::create(State(state.clone()), auth, origin, key, ApiJson(body)).await
+        }
+        TokenKind::Personal => {
+            tokens::create_personal(State(state.clone()), auth, origin, key, ApiJson(body)).await
+        }
+    };
+    let secret = match created {
+        Ok(res) => {
+            let bytes = axum::body::to_bytes(res.into_body(), 64 * 1024)
+                .await
+                .map_err(|e| PageError::Internal(e.to_string()))?;
+            let body: tokens::CreatedToken =
+                serde_json::from_slice(&bytes).map_err(|e| PageError::Internal(e.to_string()))?;
+            Ok(body.secret)
+        }
+        Err(e) => Err(problem_of(e)),
+    };
+    let mut p = tokens_page(&state, &user, &csrf).await?;
+    match secret {
+        Ok(secret) => {
+            p.new_secret = secret;
+            let mut res = page(StatusCode::CREATED, &p);
+            // The secret is on this page only: keep it out of every cache.
+            res.headers_mut().insert(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            Ok(res)
+        }
+        Err(problem) => {
+            p.name = f.name;
+            p.message = problem.errors.is_empty().then_some(problem.detail);
+            p.errors = problem.errors;
+            Ok(page(status_of(problem.status), &p))
+        }
+    }
+}
+
+/// `POST /settings/tokens/{id}/revoke`.
+pub async fn token_revoke(
+    State(state): State<AppState>,
+    user: SignedIn,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    let auth = Auth(user.principal.clone());
+    if user.principal.has_scope(Scope::Admin) {
+        let _ = tokens::revoke(State(state), auth, origin, Path(id)).await?;
+    } else {
+        let _ = tokens::revoke_personal(State(state), auth, origin, Path(id)).await?;
+    }
+    Ok(Redirect::to("/settings/tokens").into_response())
+}

@@ -1,0 +1,178 @@
+//! Turning templates and failures into HTML responses.
+
+use crate::nav::{Section, SECTIONS};
+use api::routes::me::Profile;
+use api::{ApiError, Problem};
+use askama::Template;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+
+/// What every signed-in page's layout needs.
+pub struct Chrome {
+    /// Page title.
+    pub title: String,
+    /// CSRF token for the forms on the page.
+    pub csrf: String,
+    /// The signed-in user.
+    pub user: Option<Profile>,
+    /// Key of the active navigation entry.
+    pub active: &'static str,
+    /// Navigation entries.
+    pub sections: &'static [Section],
+}
+
+impl Chrome {
+    /// Layout data for a page.
+    pub fn new(
+        title: impl Into<String>,
+        csrf: &str,
+        user: Option<Profile>,
+        active: &'static str,
+    ) -> Self {
+        Self {
+            title: title.into(),
+            csrf: csrf.to_string(),
+            user,
+            active,
+            sections: SECTIONS,
+        }
+    }
+}
+
+/// Renders a template with a status.
+pub fn page(status: StatusCode, t: &impl Template) -> Response {
+    match t.render() {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => PageError::Internal(format!("template: {e}")).into_response(),
+    }
+}
+
+/// A failure shown as a page of its own.
+#[derive(Clone, Debug)]
+pub enum PageError {
+    /// The form's CSRF token is missing or wrong.
+    Csrf,
+    /// No such page or resource.
+    NotFound,
+    /// The caller's role does not allow it; the text names the role.
+    Forbidden(String),
+    /// A dependency is down or slow.
+    Unavailable(String),
+    /// Too many requests; retry after the seconds given.
+    TooMany(String, u64),
+    /// A bug; details go to the log, the page shows the request id.
+    Internal(String),
+}
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::NotFound(_) => PageError::NotFound,
+            ApiError::Forbidden(d) => PageError::Forbidden(d),
+            ApiError::Unavailable(d) => PageError::Unavailable(d),
+            ApiError::TooManyRequests {
+                detail,
+                retry_after,
+            } => PageError::TooMany(detail, retry_after),
+            other => PageError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            PageError::Csrf | PageError::Forbidden(_) => StatusCode::FORBIDDEN,
+            PageError::NotFound => StatusCode::NOT_FOUND,
+            PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
+            PageError::Internal(e) => {
+                tracing::error!(error = %e, "page failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let mut res = status.into_response();
+        if matches!(self, PageError::TooMany(..) | PageError::Unavailable(_)) {
+            if let Ok(v) = HeaderValue::from_str(&retry_after(&self).to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        res.extensions_mut().insert(self);
+        res
+    }
+}
+
+fn retry_after(e: &PageError) -> u64 {
+    match e {
+        PageError::TooMany(_, s) => *s,
+        _ => 5,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    heading: String,
+    detail: String,
+    request_id: String,
+}
+
+/// Middleware: a page that failed gets its error page here, where the
+/// request id is known.
+pub async fn error_pages(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let res = next.run(req).await;
+    let Some(err) = res.extensions().get::<PageError>().cloned() else {
+        return res;
+    };
+    let (heading, detail) = match err {
+        PageError::Csrf => (
+            "This form has expired".to_string(),
+            "Reload the page and submit it again; nothing was changed.".to_string(),
+        ),
+        PageError::NotFound => (
+            "Page not found".into(),
+            "There is nothing at this address, or it belongs to another workspace.".into(),
+        ),
+        PageError::Forbidden(d) => ("You do not have permission".into(), d),
+        PageError::Unavailable(d) => ("Temporarily unavailable".into(), d),
+        PageError::TooMany(d, s) => ("Too many requests".into(), format!("{d} (retry in {s} s)")),
+        PageError::Internal(_) => (
+            "Something went wrong on our side".into(),
+            "The error has been logged. If it keeps happening, contact support and quote the request id below.".into(),
+        ),
+    };
+    let (mut parts, _) = res.into_parts();
+    let body = ErrorPage {
+        status: parts.status.as_u16(),
+        heading,
+        detail,
+        request_id,
+    }
+    .render()
+    .unwrap_or_default();
+    parts.extensions.remove::<PageError>();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// The problem an API handler answered with, for a form to show.
+pub fn problem_of(e: ApiError) -> Problem {
+    let res = e.into_response();
+    res.extensions()
+        .get::<Problem>()
+        .cloned()
+        .unwrap_or_else(|| Problem::for_status(res.status()))
+}

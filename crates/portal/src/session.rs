@@ -1,0 +1,190 @@
+//! Portal sessions in cookies, and the CSRF token every form carries.
+//!
+//! The session cookie holds the same opaque session token the API accepts as
+//! a bearer, so one resolver checks both. It is HttpOnly and SameSite=Lax
+//! (Secure when the public address is https). Every state-changing form also
+//! carries a CSRF token that must equal the `bzs_csrf` cookie: a page on
+//! another site can make the browser send the cookie, but cannot read it.
+
+use crate::render::PageError;
+use api::AppState;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use base64::Engine;
+use domain::Principal;
+use subtle::ConstantTimeEq;
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "bzs_session";
+/// The CSRF cookie.
+pub const CSRF_COOKIE: &str = "bzs_csrf";
+
+/// The request's CSRF token (from its cookie, or minted for this response).
+#[derive(Clone, Debug)]
+pub struct Csrf(pub String);
+
+impl Csrf {
+    /// Accepts a submitted form only if its token equals the cookie's.
+    pub fn check(&self, submitted: &str, had_cookie: bool) -> Result<(), PageError> {
+        let same = self.0.as_bytes().ct_eq(submitted.as_bytes()).into();
+        if had_cookie && same && !submitted.is_empty() {
+            Ok(())
+        } else {
+            Err(PageError::Csrf)
+        }
+    }
+}
+
+/// Whether the request arrived with a CSRF cookie (a form post without one
+/// cannot be genuine).
+#[derive(Clone, Copy, Debug)]
+pub struct HadCsrfCookie(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for Csrf {
+    type Rejection = PageError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Csrf>()
+            .cloned()
+            .ok_or_else(|| PageError::Internal("the CSRF layer is missing".into()))
+    }
+}
+
+/// Middleware: gives every visitor a CSRF cookie and every handler its value.
+pub async fn csrf_cookie(jar: CookieJar, mut req: Request, next: Next) -> Response {
+    let existing = jar
+        .get(CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() == 43);
+    let had = existing.is_some();
+    let token = existing.unwrap_or_else(|| {
+        let bytes: [u8; 32] = rand::random();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    });
+    req.extensions_mut().insert(Csrf(token.clone()));
+    req.extensions_mut().insert(HadCsrfCookie(had));
+    let mut res = next.run(req).await;
+    if !had {
+        let cookie = Cookie::build((CSRF_COOKIE, token))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .build();
+        if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
+            res.headers_mut().append(axum::http::header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for HadCsrfCookie {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<HadCsrfCookie>()
+            .copied()
+            .unwrap_or(HadCsrfCookie(false)))
+    }
+}
+
+/// The session cookie for a new session.
+pub fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, token))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.public_url.starts_with("https://"))
+        .max_age(time_from(state.config.session_lifetime))
+        .build()
+}
+
+fn time_from(d: chrono::TimeDelta) -> cookie::time::Duration {
+    cookie::time::Duration::seconds(d.num_seconds())
+}
+
+/// A cookie jar that forgets the session.
+pub fn forget_session(jar: CookieJar) -> CookieJar {
+    jar.remove(Cookie::build(SESSION_COOKIE).path("/"))
+}
+
+/// A visitor with a valid session cookie.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    /// Who they are in which tenant.
+    pub principal: Principal,
+    /// The session token (to end it on sign-out).
+    pub session: String,
+    /// Their profile and tenants.
+    pub profile: api::routes::me::Profile,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let to_login = || to_login(parts);
+        let Some(session) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+            return Err(to_login());
+        };
+        let principal = match api::resolve_bearer(state, &session).await {
+            Ok(p) => p,
+            // A forged or ended session cookie: back to sign-in, cookie dropped.
+            Err(api::ApiError::Unauthorized(_)) => {
+                return Err((forget_session(jar), to_login()).into_response())
+            }
+            Err(e) => return Err(PageError::from(e).into_response()),
+        };
+        let (Some(user), Some(role)) = (principal.actor().user_id(), principal.role()) else {
+            return Err(to_login());
+        };
+        let profile = api::routes::me::load(state, user, role, principal.tenant())
+            .await
+            .map_err(|e| PageError::from(e).into_response())?;
+        Ok(SignedIn {
+            principal,
+            session,
+            profile,
+        })
+    }
+}
+
+/// Sends the visitor to sign in, then back to where they were going. An htmx
+/// request is told to navigate (a redirect would be swapped into the page).
+fn to_login(parts: &Parts) -> Response {
+    let here = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let target = format!("/login?next={}", encode(here));
+    if parts.headers.contains_key("hx-request") {
+        let mut res = axum::http::StatusCode::UNAUTHORIZED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&target) {
+            res.headers_mut().insert("hx-redirect", v);
+        }
+        return res;
+    }
+    Redirect::to(&target).into_response()
+}
+
+/// Percent-encodes a query value.
+pub fn encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Where to go after signing in: only a path on this site, never another host.
+pub fn safe_next(next: &str) -> &str {
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    if local {
+        next
+    } else {
+        "/dashboard"
+    }
+}
