@@ -1,0 +1,267 @@
+//! The settings pages: profile, members, invitations and API tokens, each a
+//! form over the API with inline errors and the same rules.
+
+use anyhow::Result;
+use domain::roles::Role;
+use reqwest::StatusCode;
+use testkit::{Db, TestApp, MEMBER_PASSWORD};
+
+async fn signed_in(
+    app: &TestApp,
+    tenant: domain::TenantId,
+    email: &str,
+    role: Role,
+) -> Result<testkit::Browser> {
+    app.member(tenant, email, role).await?;
+    let b = app.browser();
+    let res = b.sign_in(email, MEMBER_PASSWORD).await?;
+    anyhow::ensure!(
+        res.status == StatusCode::SEE_OTHER,
+        "sign-in failed: {}",
+        res.body
+    );
+    Ok(b)
+}
+
+async fn registering_through_the_form_creates_the_workspace_and_signs_in(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let b = app.browser();
+    let fields = [
+        ("name", "Rita"),
+        ("email", "rita@shop.io"),
+        ("password", "a long enough password"),
+        ("tenant_name", "Rita's Shop"),
+    ];
+    let res = b.submit("/register", "/register", &fields).await?;
+    assert_eq!(res.location.as_deref(), Some("/dashboard"));
+    let dash = b.get("/dashboard").await?;
+    assert!(dash.body.contains("Rita&#39;s Shop") || dash.body.contains("Rita's Shop"));
+    Ok(())
+}
+
+async fn invalid_registration_shows_inline_errors_and_keeps_what_was_typed(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let b = app.browser();
+    let fields = [
+        ("name", "Rita"),
+        ("email", "not-an-email"),
+        ("password", "short"),
+        ("tenant_name", "Rita Shop"),
+    ];
+    let res = b.submit("/register", "/register", &fields).await?;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("id=\"e-email\""), "inline email error");
+    assert!(
+        res.body.contains("id=\"e-password\""),
+        "inline password error"
+    );
+    assert!(
+        res.body.contains("value=\"Rita Shop\""),
+        "typed values kept"
+    );
+    assert!(
+        !res.body.contains("value=\"short\""),
+        "passwords are never echoed"
+    );
+    Ok(())
+}
+
+async fn a_personal_token_made_on_the_page_is_shown_once_and_works(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let b = signed_in(&app, acme.id, "mia@acme.io", Role::Member).await?;
+    let res = b
+        .submit(
+            "/settings/tokens",
+            "/settings/tokens",
+            &[("name", "laptop"), ("scope", "write"), ("kind", "personal")],
+        )
+        .await?;
+    assert_eq!(res.status, StatusCode::CREATED);
+    assert_eq!(res.headers["cache-control"], "no-store");
+    let start = res.body.find("bzs_").expect("the secret is shown");
+    let secret: String = res.body[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    assert_eq!(
+        app.get_status("/api/v1/members", &secret).await?,
+        StatusCode::OK
+    );
+    let again = b.get("/settings/tokens").await?;
+    assert!(again.body.contains("laptop"));
+    assert!(!again.body.contains(&secret), "shown once only");
+    Ok(())
+}
+
+async fn a_member_cannot_make_a_workspace_token_from_the_page(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let b = signed_in(&app, acme.id, "mia@acme.io", Role::Member).await?;
+    let page = b.get("/settings/tokens").await?;
+    assert!(
+        !page.body.contains("value=\"admin\""),
+        "no scope beyond the role is offered"
+    );
+    let res = b
+        .submit(
+            "/settings/tokens",
+            "/settings/tokens",
+            &[("name", "ci"), ("scope", "read"), ("kind", "tenant")],
+        )
+        .await?;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(res.body.contains("`admin`"));
+    Ok(())
+}
+
+async fn an_admin_invites_from_the_members_page_and_the_invitee_joins_through_the_link(
+    db: Db,
+) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let admin = signed_in(&app, acme.id, "ada@acme.io", Role::Admin).await?;
+    let res = admin
+        .submit(
+            "/settings/members",
+            "/settings/members/invite",
+            &[("email", "new@acme.io"), ("role", "viewer")],
+        )
+        .await?;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.contains("An invitation was sent to new@acme.io"));
+    let mail = app
+        .outbox
+        .last_to("new@acme.io")
+        .expect("an invitation email");
+    let start = mail
+        .body
+        .find("/invitations/accept?token=")
+        .expect("a link");
+    let link: String = mail.body[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let invitee = app.browser();
+    let page = invitee.get(&link).await?;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Join Acme"));
+    let token = link.split("token=").nth(1).unwrap();
+    let joined = invitee
+        .submit(
+            &link,
+            "/invitations/accept",
+            &[
+                ("token", token),
+                ("name", "Newt"),
+                ("password", "a long enough password"),
+            ],
+        )
+        .await?;
+    assert_eq!(
+        joined.location.as_deref(),
+        Some("/dashboard"),
+        "{}",
+        joined.body
+    );
+    let members = admin.get("/settings/members").await?;
+    assert!(members.body.contains("new@acme.io"));
+    Ok(())
+}
+
+async fn a_viewer_sees_members_without_controls_and_cannot_post_changes(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    app.member(acme.id, "mia@acme.io", Role::Member).await?;
+    let viewer = signed_in(&app, acme.id, "vic@acme.io", Role::Viewer).await?;
+    let page = viewer.get("/settings/members").await?;
+    assert!(page.body.contains("mia@acme.io"));
+    assert!(!page.body.contains("Send invitation"));
+    let res = viewer
+        .submit(
+            "/settings/members",
+            "/settings/members/invite",
+            &[("email", "x@acme.io"), ("role", "admin")],
+        )
+        .await?;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(res.body.contains("`admin` role"));
+    assert!(app.outbox.last_to("x@acme.io").is_none());
+    Ok(())
+}
+
+async fn a_profile_change_is_saved_and_an_email_change_needs_the_password(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let b = signed_in(&app, acme.id, "mia@acme.io", Role::Member).await?;
+    let res = b
+        .submit(
+            "/settings/profile",
+            "/settings/profile",
+            &[
+                ("name", "Mia Q"),
+                ("email", "mia@acme.io"),
+                ("current_password", ""),
+            ],
+        )
+        .await?;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(res.body.contains("Profile saved") && res.body.contains("value=\"Mia Q\""));
+    let res = b
+        .submit(
+            "/settings/profile",
+            "/settings/profile",
+            &[
+                ("name", "Mia Q"),
+                ("email", "mia@new.io"),
+                ("current_password", ""),
+            ],
+        )
+        .await?;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("id=\"e-current_password\""));
+    let res = b
+        .submit(
+            "/settings/profile",
+            "/settings/profile",
+            &[
+                ("name", "Mia Q"),
+                ("email", "mia@new.io"),
+                ("current_password", MEMBER_PASSWORD),
+            ],
+        )
+        .await?;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(
+        app.browser()
+            .sign_in("mia@new.io", MEMBER_PASSWORD)
+            .await?
+            .status
+            == StatusCode::SEE_OTHER
+    );
+    Ok(())
+}
+
+async fn a_section_not_built_yet_says_what_it_will_hold(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let b = signed_in(&app, acme.id, "mia@acme.io", Role::Member).await?;
+    let page = b.get("/content").await?;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page
+        .body
+        .contains("Connect WordPress to see your pages here"));
+    Ok(())
+}
+
+testkit::on_both_backends!(
+    registering_through_the_form_creates_the_workspace_and_signs_in,
+    invalid_registration_shows_inline_errors_and_keeps_what_was_typed,
+    a_personal_token_made_on_the_page_is_shown_once_and_works,
+    a_member_cannot_make_a_workspace_token_from_the_page,
+    an_admin_invites_from_the_members_page_and_the_invitee_joins_through_the_link,
+    a_viewer_sees_members_without_controls_and_cannot_post_changes,
+    a_profile_change_is_saved_and_an_email_change_needs_the_password,
+    a_section_not_built_yet_says_what_it_will_hold
+);
