@@ -14,6 +14,7 @@ mod problem;
 mod request_id;
 pub mod routes;
 mod server;
+pub mod sso;
 mod state;
 mod throttle;
 

@@ -8,14 +8,13 @@ use tokio::net::TcpListener;
 /// A bound, not yet running, HTTP server.
 pub struct Server {
     listener: TcpListener,
-    app: Router,
 }
 
 impl Server {
-    /// Binds `addr` (port 0 picks a free port) to serve `app`.
-    pub async fn bind(addr: &str, app: Router) -> std::io::Result<Self> {
+    /// Binds `addr` (port 0 picks a free port).
+    pub async fn bind(addr: &str) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(Self { listener, app })
+        Ok(Self { listener })
     }
 
     /// The bound address.
@@ -25,12 +24,13 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Serves `app` until `shutdown` resolves, then lets in-flight requests finish.
     pub async fn run(
         self,
+        app: Router,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = self.app.into_make_service_with_connect_info::<SocketAddr>();
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await

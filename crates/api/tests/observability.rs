@@ -57,9 +57,9 @@ async fn migrations_not_applied_make_readyz_say_so(db: Db) -> Result<()> {
         api::WebConfig::default(),
         std::sync::Arc::new(testkit::MemoryOutbox::default()),
     );
-    let server = api::Server::bind("127.0.0.1:0", api::router(state)).await?;
+    let server = api::Server::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/readyz", server.local_addr());
-    tokio::spawn(server.run(std::future::pending()));
+    tokio::spawn(server.run(api::router(state), std::future::pending()));
     let res = reqwest::get(url).await?;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     let p: Value = res.json().await?;

@@ -1,3 +1,4 @@
 //! Authentication primitives that know nothing of storage or HTTP.
 
 pub mod password;
+pub mod sso;

@@ -151,14 +151,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!(%problem, "tenant isolation is weakened; run `bizosaas doctor`");
         }
     }
-    let state = api::AppState::new(store.clone(), config.web_config(), config.email_sender()?);
-    let server = api::Server::bind(&config.listen, portal::app(state))
+    let web = config.web_config();
+    let sso = auth::sso::Sso::new(config.sso_providers()?, &web.public_url)?;
+    let state = api::AppState::new(store.clone(), web, config.email_sender()?);
+    let server = api::Server::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = server.local_addr();
     tracing::info!(%addr, database = store.backend().name(), "BizOSaaS listening");
     println!("BizOSaaS is running at http://{addr}  (API reference: http://{addr}/api/docs)");
-    server.run(shutdown_signal()).await?;
+    server
+        .run(portal::app_with(state, sso), shutdown_signal())
+        .await?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -91,6 +91,51 @@ pub struct EmailConfig {
     pub smtp_password: Option<String>,
 }
 
+/// One OAuth client at a provider.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClient {
+    /// Client id.
+    pub client_id: String,
+    /// Client secret (prefer the `BIZOS_SSO_*_CLIENT_SECRET` variable to the file).
+    pub client_secret: String,
+    /// Microsoft only: the Entra ID directory (tenant id or domain).
+    pub directory: Option<String>,
+}
+
+/// Any other OpenID Connect issuer (`[[sso.oidc]]`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcIssuer {
+    /// Path segment and stored name, e.g. `okta`.
+    pub id: String,
+    /// Button label.
+    pub label: String,
+    /// Issuer URL.
+    pub issuer: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: String,
+}
+
+/// Single sign-on (`[sso.google]`, `[sso.microsoft]`, `[sso.github]`,
+/// `[[sso.oidc]]`; `BIZOS_SSO_GOOGLE_CLIENT_ID` and so on). A provider not
+/// configured is not offered.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoConfig {
+    /// Google.
+    pub google: Option<OAuthClient>,
+    /// Microsoft Entra ID.
+    pub microsoft: Option<OAuthClient>,
+    /// GitHub.
+    pub github: Option<OAuthClient>,
+    /// Other issuers.
+    #[serde(default)]
+    pub oidc: Vec<OidcIssuer>,
+}
+
 /// The whole configuration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,6 +156,9 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Outgoing email.
     pub email: EmailConfig,
+    /// Single sign-on providers.
+    #[serde(default)]
+    pub sso: SsoConfig,
     /// The address users reach this instance at, for links in email
     /// (default: http://<listen>).
     pub public_url: Option<String>,
@@ -136,6 +184,7 @@ impl Default for Config {
             },
             auth: AuthConfig::default(),
             email: EmailConfig::default(),
+            sso: SsoConfig::default(),
             public_url: None,
         }
     }
@@ -143,7 +192,11 @@ impl Default for Config {
 
 /// Sections whose variables nest: `BIZOS_DATABASE_URL` is `database.url`.
 const SECTIONS: &[&str] = &[
+    "sso_google",
+    "sso_microsoft",
+    "sso_github",
     "database",
+    "email",
     "http",
     "secrets",
     "workflows",
@@ -156,7 +209,7 @@ fn env_key(key: &str) -> String {
     let lower = key.to_ascii_lowercase();
     for s in SECTIONS {
         if let Some(rest) = lower.strip_prefix(&format!("{s}_")) {
-            return format!("{s}.{rest}");
+            return format!("{}.{rest}", s.replace('_', "."));
         }
     }
     lower
@@ -226,6 +279,45 @@ impl Config {
         })
     }
 
+    /// The configured single sign-on providers.
+    pub fn sso_providers(&self) -> anyhow::Result<Vec<auth::sso::ProviderConfig>> {
+        use auth::sso::ProviderConfig;
+        let mut out = Vec::new();
+        if let Some(c) = &self.sso.google {
+            out.push(ProviderConfig::google(
+                c.client_id.clone(),
+                c.client_secret.clone(),
+            ));
+        }
+        if let Some(c) = &self.sso.microsoft {
+            let directory = c
+                .directory
+                .as_deref()
+                .context("sso.microsoft.directory is required: the Entra ID tenant id or domain whose users may sign in")?;
+            out.push(ProviderConfig::microsoft(
+                directory,
+                c.client_id.clone(),
+                c.client_secret.clone(),
+            ));
+        }
+        if let Some(c) = &self.sso.github {
+            out.push(ProviderConfig::github(
+                c.client_id.clone(),
+                c.client_secret.clone(),
+            ));
+        }
+        for o in &self.sso.oidc {
+            out.push(ProviderConfig::oidc(
+                &o.id,
+                &o.label,
+                &o.issuer,
+                o.client_id.clone(),
+                o.client_secret.clone(),
+            ));
+        }
+        Ok(out)
+    }
+
     /// HTTP settings.
     pub fn web_config(&self) -> api::WebConfig {
         api::WebConfig {
@@ -257,6 +349,11 @@ mod tests {
         assert_eq!(env_key("SECRETS_BACKEND"), "secrets.backend");
         assert_eq!(env_key("DATA_DIR"), "data_dir");
         assert_eq!(env_key("LOG_FORMAT"), "log_format");
+        assert_eq!(env_key("EMAIL_SMTP_URL"), "email.smtp_url");
+        assert_eq!(
+            env_key("SSO_GITHUB_CLIENT_SECRET"),
+            "sso.github.client_secret"
+        );
     }
 
     #[test]

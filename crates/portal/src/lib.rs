@@ -11,8 +11,6 @@ mod render;
 mod session;
 mod sso;
 
-pub use sso::SsoProviders;
-
 use api::AppState;
 use axum::extract::Request;
 use axum::middleware;
@@ -23,11 +21,11 @@ use pages::{auth, dashboard, settings};
 
 /// The whole app: the API and the portal, without single sign-on.
 pub fn app(state: AppState) -> Router {
-    app_with(state, SsoProviders::default())
+    app_with(state, ::auth::sso::Sso::none())
 }
 
 /// The whole app with the configured single sign-on providers.
-pub fn app_with(state: AppState, sso: SsoProviders) -> Router {
+pub fn app_with(state: AppState, sso: ::auth::sso::Sso) -> Router {
     api::router_with(state, pages().layer(Extension(sso)))
 }
 
@@ -75,6 +73,8 @@ fn pages() -> Router<AppState> {
             get(settings::tokens_list).post(settings::token_create),
         )
         .route("/settings/tokens/{id}/revoke", post(settings::token_revoke))
+        .route("/auth/sso/{provider}", get(sso::start))
+        .route("/auth/sso/{provider}/callback", get(sso::callback))
         .route("/assets/{name}", get(assets::serve));
     for s in nav::SECTIONS.iter().filter(|s| s.pending.is_some()) {
         r = r.route(s.href, get(dashboard::pending));

@@ -12,6 +12,7 @@ mod tx;
 
 pub mod audit;
 pub mod idempotency;
+pub mod identities;
 pub mod invitations;
 pub mod memberships;
 pub mod sessions;

@@ -55,6 +55,27 @@ pub async fn create(
     name: &DisplayName,
     password_hash: &str,
 ) -> Result<User> {
+    insert(tx, id, email, name, Some(password_hash)).await
+}
+
+/// Creates an account that signs in only through a linked provider until
+/// its owner sets a password.
+pub async fn create_without_password(
+    tx: &mut TenantTx,
+    id: UserId,
+    email: &Email,
+    name: &DisplayName,
+) -> Result<User> {
+    insert(tx, id, email, name, None).await
+}
+
+async fn insert(
+    tx: &mut TenantTx,
+    id: UserId,
+    email: &Email,
+    name: &DisplayName,
+    password_hash: Option<&str>,
+) -> Result<User> {
     let user = User {
         id,
         email: email.as_str().to_string(),

@@ -48,13 +48,23 @@ impl TestApp {
 
     /// Starts the app on a given database and HTTP settings.
     pub async fn spawn_with(db: TestDb, config: api::WebConfig) -> anyhow::Result<Self> {
+        Self::spawn_full(db, config, vec![]).await
+    }
+
+    /// Starts the app with single sign-on providers too.
+    pub async fn spawn_full(
+        db: TestDb,
+        config: api::WebConfig,
+        sso: Vec<auth::sso::ProviderConfig>,
+    ) -> anyhow::Result<Self> {
         let store = db.store().await?;
         let outbox = std::sync::Arc::new(crate::MemoryOutbox::default());
         let state = api::AppState::new(store.clone(), config, outbox.clone());
-        let server = api::Server::bind("127.0.0.1:0", portal::app(state.clone())).await?;
+        let server = api::Server::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", server.local_addr());
+        let app = portal::app_with(state.clone(), auth::sso::Sso::new(sso, &base)?);
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async move {
+        tokio::spawn(server.run(app, async move {
             let _ = rx.await;
         }));
         Ok(Self {

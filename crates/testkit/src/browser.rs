@@ -79,6 +79,21 @@ impl Browser {
         .await
     }
 
+    /// GETs an absolute URL (another server, such as an identity provider).
+    pub async fn get_url(&self, url: &str) -> anyhow::Result<Page> {
+        Self::page(self.client.get(url).send().await?).await
+    }
+
+    /// Follows a redirect to wherever it points (relative paths stay here).
+    pub async fn follow(&self, page: &Page) -> anyhow::Result<Page> {
+        let to = page.location.as_deref().context("not a redirect")?;
+        if to.starts_with("http") {
+            self.get_url(to).await
+        } else {
+            self.get(to).await
+        }
+    }
+
     /// POSTs a form as is (no CSRF token added).
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> anyhow::Result<Page> {
         Self::page(

@@ -5,12 +5,13 @@ use crate::render::{page, problem_of, Chrome, PageError};
 use crate::session::{
     encode, forget_session, safe_next, session_cookie, Csrf, HadCsrfCookie, SignedIn,
 };
-use crate::sso::{ProviderLink, SsoProviders};
+use crate::sso::ProviderLink;
 use api::extract::{ApiJson, Origin};
 use api::routes::auth::{self as identity, Login, Register, SwitchTenant};
 use api::routes::invitations::{self, AcceptInvitation};
 use api::{AppState, Auth};
 use askama::Template;
+use auth::sso::Sso;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -54,7 +55,7 @@ pub struct LoginForm {
 
 fn login_page(
     state: &AppState,
-    sso: &SsoProviders,
+    sso: &Sso,
     csrf: &Csrf,
     next: &str,
     email: String,
@@ -69,7 +70,7 @@ fn login_page(
         errors,
         next_encoded: encode(&next),
         next,
-        providers: sso.links(),
+        providers: crate::sso::links(sso),
         registration_open: state.config.registration_open,
     }
 }
@@ -77,7 +78,7 @@ fn login_page(
 /// `GET /login`.
 pub async fn login_form(
     State(state): State<AppState>,
-    Extension(sso): Extension<SsoProviders>,
+    Extension(sso): Extension<Sso>,
     csrf: Csrf,
     Query(q): Query<NextQuery>,
 ) -> Response {
@@ -92,7 +93,7 @@ pub async fn login_form(
 /// `POST /login`: signs in and sets the session cookie.
 pub async fn login_submit(
     State(state): State<AppState>,
-    Extension(sso): Extension<SsoProviders>,
+    Extension(sso): Extension<Sso>,
     csrf: Csrf,
     HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
