@@ -178,7 +178,29 @@ async fn an_api_token_cannot_mint_a_personal_token(db: Db) -> Result<()> {
     Ok(())
 }
 
+async fn another_tenants_personal_token_is_not_found(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let globex = app.tenant("Globex").await?;
+    let mia = app.member(acme.id, "mia@acme.io", Role::Member).await?;
+    let gus = app.member(globex.id, "gus@globex.io", Role::Admin).await?;
+    let created: Value = create(&app, "/api/v1/me/tokens", &mia, &["read"]).await?.json().await?;
+    let id = created["token"]["id"].as_str().unwrap();
+    for path in [format!("/api/v1/me/tokens/{id}"), format!("/api/v1/tokens/{id}")] {
+        let res = app.request(Method::DELETE, &path, &gus).send().await?;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(
+        app.get_status(&format!("/api/v1/tokens/{id}"), &gus).await?,
+        StatusCode::NOT_FOUND
+    );
+    let secret = created["secret"].as_str().unwrap();
+    assert_eq!(app.get_status("/api/v1/members", secret).await?, StatusCode::OK);
+    Ok(())
+}
+
 testkit::on_both_backends!(
+    another_tenants_personal_token_is_not_found,
     a_tenant_token_made_by_an_admin_cannot_do_what_only_owners_may,
     an_owners_personal_admin_token_acts_as_the_owner,
     nobody_makes_a_token_that_outranks_them,
