@@ -184,18 +184,28 @@ async fn another_tenants_personal_token_is_not_found(db: Db) -> Result<()> {
     let globex = app.tenant("Globex").await?;
     let mia = app.member(acme.id, "mia@acme.io", Role::Member).await?;
     let gus = app.member(globex.id, "gus@globex.io", Role::Admin).await?;
-    let created: Value = create(&app, "/api/v1/me/tokens", &mia, &["read"]).await?.json().await?;
+    let created: Value = create(&app, "/api/v1/me/tokens", &mia, &["read"])
+        .await?
+        .json()
+        .await?;
     let id = created["token"]["id"].as_str().unwrap();
-    for path in [format!("/api/v1/me/tokens/{id}"), format!("/api/v1/tokens/{id}")] {
+    for path in [
+        format!("/api/v1/me/tokens/{id}"),
+        format!("/api/v1/tokens/{id}"),
+    ] {
         let res = app.request(Method::DELETE, &path, &gus).send().await?;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
     }
     assert_eq!(
-        app.get_status(&format!("/api/v1/tokens/{id}"), &gus).await?,
+        app.get_status(&format!("/api/v1/tokens/{id}"), &gus)
+            .await?,
         StatusCode::NOT_FOUND
     );
     let secret = created["secret"].as_str().unwrap();
-    assert_eq!(app.get_status("/api/v1/members", secret).await?, StatusCode::OK);
+    assert_eq!(
+        app.get_status("/api/v1/members", secret).await?,
+        StatusCode::OK
+    );
     Ok(())
 }
 

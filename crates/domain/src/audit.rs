@@ -3,7 +3,7 @@
 use crate::ids::{AuditId, TenantId, TokenId, UserId};
 use crate::tenancy::TenantScope;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where a request came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub struct NewAuditEntry {
 }
 
 /// A stored audit entry.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Entry id (UUIDv7).
     pub id: AuditId,

@@ -4,6 +4,7 @@
 //! every form carries a CSRF token.
 
 mod assets;
+mod chart;
 mod headers;
 mod nav;
 mod pages;
@@ -17,7 +18,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use pages::{auth, dashboard, settings};
+use pages::{audit, auth, dashboard, settings};
 
 /// The whole app: the API and the portal, without single sign-on.
 pub fn app(state: AppState) -> Router {
@@ -45,6 +46,7 @@ fn pages() -> Router<AppState> {
             get(auth::accept_form).post(auth::accept_submit),
         )
         .route("/dashboard", get(dashboard::dashboard))
+        .route("/dashboard/cards", get(dashboard::cards_fragment))
         .route(
             "/settings",
             get(|| async { axum::response::Redirect::to("/settings/profile") }),
@@ -73,6 +75,8 @@ fn pages() -> Router<AppState> {
             get(settings::tokens_list).post(settings::token_create),
         )
         .route("/settings/tokens/{id}/revoke", post(settings::token_revoke))
+        .route("/settings/audit-log", get(audit::list))
+        .route("/settings/audit-log/export", get(audit::export))
         .route("/auth/sso/{provider}", get(sso::start))
         .route("/auth/sso/{provider}/callback", get(sso::callback))
         .route("/assets/{name}", get(assets::serve));

@@ -1,42 +1,99 @@
 //! Counts for the dashboard, each scoped to the transaction's tenant.
+//!
+//! [`METRICS`] is the registry of dashboard figures: a capability that lands
+//! later (connectors, agents, knowledge) adds its line here and its card
+//! appears on every dashboard.
 
 use crate::tx::{with_conn, TenantTx};
 use crate::Result;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
-/// Members of the tenant.
-pub async fn members(tx: &mut TenantTx) -> Result<i64> {
+/// One figure of the dashboard.
+pub struct Metric {
+    /// Stable key.
+    pub key: &'static str,
+    /// What is counted.
+    pub label: &'static str,
+    /// A line of context.
+    pub hint: &'static str,
+    /// `SELECT COUNT(*) …` with `$1` the tenant id and, when `window` is
+    /// set, `$2` the start of the window.
+    sql: &'static str,
+    /// Count only what happened within this window.
+    window: Option<TimeDelta>,
+}
+
+/// Every dashboard figure, in display order.
+pub const METRICS: &[Metric] = &[
+    Metric {
+        key: "members",
+        label: "Members",
+        hint: "people in this workspace",
+        sql: "SELECT COUNT(*) FROM memberships WHERE tenant_id = $1",
+        window: None,
+    },
+    Metric {
+        key: "api_tokens",
+        label: "API tokens",
+        hint: "active, not revoked",
+        sql: "SELECT COUNT(*) FROM api_tokens WHERE tenant_id = $1 AND revoked_at IS NULL",
+        window: None,
+    },
+    Metric {
+        key: "audit_events",
+        label: "Audit events",
+        hint: "in the last 7 days",
+        sql: "SELECT COUNT(*) FROM audit_logs WHERE tenant_id = $1 AND created_at >= $2",
+        window: Some(TimeDelta::days(7)),
+    },
+];
+
+/// The value of one figure for the transaction's tenant.
+pub async fn count(tx: &mut TenantTx, metric: &Metric) -> Result<i64> {
     let tenant = tx.scope().tenant().as_uuid();
-    let (n,): (i64,) = with_conn!(tx, |c| sqlx::query_as(
-        "SELECT COUNT(*) FROM memberships WHERE tenant_id = $1"
-    )
-    .bind(tenant)
-    .fetch_one(c)
-    .await)?;
+    let since = metric.window.map(|w| Utc::now() - w);
+    let (n,): (i64,) = with_conn!(tx, |c| {
+        let q = sqlx::query_as(metric.sql).bind(tenant);
+        match since {
+            Some(s) => q.bind(s).fetch_one(c).await,
+            None => q.fetch_one(c).await,
+        }
+    })?;
     Ok(n)
 }
 
-/// API tokens of the tenant that are not revoked.
-pub async fn active_tokens(tx: &mut TenantTx) -> Result<i64> {
+/// Audit entries per UTC day over the last `days` days, oldest first,
+/// days without entries included as zero.
+pub async fn audit_events_per_day(tx: &mut TenantTx, days: u32) -> Result<Vec<(NaiveDate, i64)>> {
     let tenant = tx.scope().tenant().as_uuid();
-    let (n,): (i64,) = with_conn!(tx, |c| sqlx::query_as(
-        "SELECT COUNT(*) FROM api_tokens WHERE tenant_id = $1 AND revoked_at IS NULL"
-    )
-    .bind(tenant)
-    .fetch_one(c)
-    .await)?;
-    Ok(n)
-}
-
-/// Audit entries of the tenant since a moment.
-pub async fn audit_events_since(tx: &mut TenantTx, since: DateTime<Utc>) -> Result<i64> {
-    let tenant = tx.scope().tenant().as_uuid();
-    let (n,): (i64,) = with_conn!(tx, |c| sqlx::query_as(
-        "SELECT COUNT(*) FROM audit_logs WHERE tenant_id = $1 AND created_at >= $2"
-    )
-    .bind(tenant)
-    .bind(since)
-    .fetch_one(c)
-    .await)?;
-    Ok(n)
+    let today = Utc::now().date_naive();
+    let first = today - TimeDelta::days(i64::from(days.max(1)) - 1);
+    let since: DateTime<Utc> = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    // The day of each entry, grouped in the database; the date expression
+    // is the one place the two backends differ.
+    let sql = if tx.is_sqlite() {
+        "SELECT substr(created_at, 1, 10) AS day, COUNT(*) FROM audit_logs \
+         WHERE tenant_id = $1 AND created_at >= $2 GROUP BY day"
+    } else {
+        "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, COUNT(*) FROM audit_logs \
+         WHERE tenant_id = $1 AND created_at >= $2 GROUP BY day"
+    };
+    let rows: Vec<(String, i64)> = with_conn!(tx, |c| sqlx::query_as(sql)
+        .bind(tenant)
+        .bind(since)
+        .fetch_all(c)
+        .await)?;
+    let mut buckets: Vec<(NaiveDate, i64)> = (0..i64::from(days.max(1)))
+        .map(|d| (first + TimeDelta::days(d), 0))
+        .collect();
+    for (day, n) in rows {
+        let Ok(day) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") else {
+            continue;
+        };
+        let i = (day - first).num_days();
+        if let Some(b) = usize::try_from(i).ok().and_then(|i| buckets.get_mut(i)) {
+            b.1 += n;
+        }
+    }
+    Ok(buckets)
 }

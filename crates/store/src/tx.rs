@@ -111,6 +111,11 @@ impl TenantTx {
         &self.scope
     }
 
+    /// Whether this runs on SQLite (for the rare query whose SQL differs).
+    pub(crate) fn is_sqlite(&self) -> bool {
+        matches!(self.inner, TxInner::Sqlite(_) | TxInner::SqliteRead(_))
+    }
+
     /// Makes the changes permanent.
     pub async fn commit(self) -> Result<()> {
         match self.inner {

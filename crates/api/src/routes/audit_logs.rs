@@ -48,7 +48,7 @@ pub enum ExportFormat {
 }
 
 /// A page of audit entries.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditPage {
     /// Entries, newest first.
     pub items: Vec<AuditEntry>,

@@ -1,5 +1,6 @@
 //! The dashboard and the sections whose capability has not landed yet.
 
+use crate::chart::DailyBars;
 use crate::nav;
 use crate::render::{page, Chrome, PageError};
 use crate::session::{Csrf, SignedIn};
@@ -12,6 +13,8 @@ use store::stats;
 
 /// One metric card.
 pub struct Card {
+    /// Stable key (for tests and styling).
+    pub key: &'static str,
     /// What is counted.
     pub label: &'static str,
     /// The figure.
@@ -25,41 +28,45 @@ pub struct Card {
 struct Dashboard {
     chrome: Chrome,
     cards: Vec<Card>,
+    updated: String,
+    title: &'static str,
+    chart: DailyBars,
 }
 
-/// The cards, from live data of the signed-in tenant.
+#[derive(Template)]
+#[template(path = "dashboard_cards.html")]
+struct Cards {
+    cards: Vec<Card>,
+    updated: String,
+}
+
+fn store_err(e: store::StoreError) -> PageError {
+    api::ApiError::from(e).into()
+}
+
+/// The cards of the registry ([`stats::METRICS`]), from live data.
 async fn cards(state: &AppState, user: &SignedIn) -> Result<Vec<Card>, PageError> {
     let mut tx = state
         .store
         .read(&user.principal.scope())
         .await
-        .map_err(api::ApiError::from)?;
-    let week = chrono::Utc::now() - chrono::TimeDelta::days(7);
-    let members = stats::members(&mut tx).await.map_err(api::ApiError::from)?;
-    let tokens = stats::active_tokens(&mut tx)
-        .await
-        .map_err(api::ApiError::from)?;
-    let events = stats::audit_events_since(&mut tx, week)
-        .await
-        .map_err(api::ApiError::from)?;
-    tx.commit().await.map_err(api::ApiError::from)?;
-    Ok(vec![
-        Card {
-            label: "Members",
-            value: members.to_string(),
-            hint: "people in this workspace",
-        },
-        Card {
-            label: "API tokens",
-            value: tokens.to_string(),
-            hint: "active, not revoked",
-        },
-        Card {
-            label: "Audit events",
-            value: events.to_string(),
-            hint: "in the last 7 days",
-        },
-    ])
+        .map_err(store_err)?;
+    let mut cards = Vec::with_capacity(stats::METRICS.len());
+    for m in stats::METRICS {
+        let n = stats::count(&mut tx, m).await.map_err(store_err)?;
+        cards.push(Card {
+            key: m.key,
+            label: m.label,
+            value: n.to_string(),
+            hint: m.hint,
+        });
+    }
+    tx.commit().await.map_err(store_err)?;
+    Ok(cards)
+}
+
+fn now_label() -> String {
+    chrono::Utc::now().format("%H:%M:%S").to_string()
 }
 
 /// `GET /dashboard`.
@@ -69,13 +76,45 @@ pub async fn dashboard(
     csrf: Csrf,
 ) -> Result<Response, PageError> {
     let cards = cards(&state, &user).await?;
+    let mut tx = state
+        .store
+        .read(&user.principal.scope())
+        .await
+        .map_err(store_err)?;
+    let days = stats::audit_events_per_day(&mut tx, 30)
+        .await
+        .map_err(store_err)?;
+    tx.commit().await.map_err(store_err)?;
     Ok(page(
         StatusCode::OK,
         &Dashboard {
             chrome: Chrome::new("Dashboard", &csrf.0, Some(user.profile), "dashboard"),
             cards,
+            updated: now_label(),
+            title: "Audit events per day",
+            chart: DailyBars::new(&days),
         },
     ))
+}
+
+/// `GET /dashboard/cards`: the cards alone, for the refresh button.
+pub async fn cards_fragment(
+    State(state): State<AppState>,
+    user: SignedIn,
+) -> Result<Response, PageError> {
+    let cards = cards(&state, &user).await?;
+    let mut res = page(
+        StatusCode::OK,
+        &Cards {
+            cards,
+            updated: now_label(),
+        },
+    );
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
 }
 
 #[derive(Template)]
