@@ -82,7 +82,14 @@ SQL
   } >"$W/env.pg"
 }
 
+# --- Headless Chromium for the portal's browser tests ------------------------
+install_browser() {
+  apt_install chromium chromium-driver fonts-dejavu-core
+  command -v chromedriver >/dev/null || { log "chromedriver missing after install"; exit 1; }
+}
+
 install_postgres
 start_postgres
+install_browser
 cat "$W"/env.* >"$W/env"
 log "ready; environment in $W/env"

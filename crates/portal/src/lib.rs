@@ -79,7 +79,8 @@ fn pages() -> Router<AppState> {
         .route("/settings/audit-log/export", get(audit::export))
         .route("/auth/sso/{provider}", get(sso::start))
         .route("/auth/sso/{provider}/callback", get(sso::callback))
-        .route("/assets/{name}", get(assets::serve));
+        .route("/assets/{name}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon));
     for s in nav::SECTIONS.iter().filter(|s| s.pending.is_some()) {
         r = r.route(s.href, get(dashboard::pending));
     }

@@ -78,6 +78,11 @@ impl TestApp {
         })
     }
 
+    /// A headless Chromium pointed at the app.
+    pub async fn chrome(&self) -> anyhow::Result<crate::e2e::Chrome> {
+        crate::e2e::Chrome::start(&self.base).await
+    }
+
     /// A browser-like client for the portal's pages.
     pub fn browser(&self) -> crate::Browser {
         crate::Browser::new(&self.base)

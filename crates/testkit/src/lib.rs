@@ -9,6 +9,7 @@
 mod app;
 mod browser;
 mod db;
+pub mod e2e;
 pub mod oidc;
 mod outbox;
 pub mod proxy;

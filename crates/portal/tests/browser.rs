@@ -1,0 +1,190 @@
+//! The portal in headless Chromium: sign-in, every section, the dashboard
+//! refresh, errors, the audit log and a phone-sized screen. Every test
+//! saves screenshots under `target/e2e/`.
+
+use anyhow::Result;
+use domain::roles::Role;
+use std::time::Duration;
+use testkit::{TestApp, MEMBER_PASSWORD};
+
+const SECTIONS: &[&str] = &[
+    "/dashboard",
+    "/agents",
+    "/knowledge",
+    "/connectors",
+    "/content",
+    "/crm",
+    "/commerce",
+    "/marketing",
+    "/analytics",
+    "/workflows",
+    "/settings/audit-log",
+    "/settings/profile",
+    "/settings/members",
+    "/settings/tokens",
+];
+
+async fn app_with_member(role: Role) -> Result<(TestApp, testkit::TestTenant)> {
+    let app = TestApp::spawn(testkit::Db::Sqlite).await?;
+    let acme = app.tenant("Acme").await?;
+    app.member(acme.id, "mia@acme.io", role).await?;
+    Ok((app, acme))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_and_out_in_the_browser() -> Result<()> {
+    let (app, _) = app_with_member(Role::Admin).await?;
+    let chrome = app.chrome().await?;
+    chrome.goto("/").await?;
+    assert!(chrome.path().await?.starts_with("/login"));
+    chrome.screenshot("login").await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    assert_eq!(chrome.text("h1").await?, "Dashboard");
+    chrome.screenshot("dashboard").await?;
+    chrome.click(".usermenu summary").await?;
+    chrome.screenshot("user-menu").await?;
+    chrome.click(".usermenu button.linklike").await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(chrome.path().await?, "/login");
+    chrome.goto("/dashboard").await?;
+    assert_eq!(chrome.path().await?, "/login?next=%2Fdashboard");
+    assert!(chrome.console_errors().await?.is_empty());
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_section_loads_without_a_console_error() -> Result<()> {
+    let (app, _) = app_with_member(Role::Admin).await?;
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    for path in SECTIONS {
+        chrome.goto(path).await?;
+        assert_eq!(chrome.path().await?, *path, "stayed on {path}");
+        let errors = chrome.console_errors().await?;
+        assert!(errors.is_empty(), "{path}: {errors:?}");
+        let name = format!("section{}", path.replace('/', "-"));
+        chrome.screenshot(&name).await?;
+    }
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_refreshes_its_cards_without_reloading() -> Result<()> {
+    let (app, acme) = app_with_member(Role::Member).await?;
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    let members = "[data-metric=members] .metric-value";
+    assert_eq!(chrome.text(members).await?, "2");
+    // A marker that a full page load would wipe.
+    chrome
+        .client
+        .execute("window.__kept = true;", vec![])
+        .await?;
+    app.member(acme.id, "max@acme.io", Role::Viewer).await?;
+    chrome.click(".page-head button").await?;
+    let mut seen = String::new();
+    for _ in 0..50 {
+        // The swap may replace the element between finding and reading it.
+        seen = chrome.text(members).await.unwrap_or_default();
+        if seen == "3" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, "3", "the card updated in place");
+    let kept = chrome
+        .client
+        .execute("return window.__kept === true;", vec![])
+        .await?;
+    assert_eq!(kept, serde_json::Value::Bool(true), "no page reload");
+    assert!(chrome.console_errors().await?.is_empty());
+    chrome.screenshot("dashboard-refreshed").await?;
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_fits_a_375_pixel_phone() -> Result<()> {
+    let (app, _) = app_with_member(Role::Admin).await?;
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    chrome.resize(375, 812).await?;
+    for path in ["/dashboard", "/settings/members", "/settings/audit-log"] {
+        chrome.goto(path).await?;
+        let width = chrome
+            .client
+            .execute("return document.documentElement.scrollWidth;", vec![])
+            .await?;
+        chrome
+            .screenshot(&format!("phone{}", path.replace('/', "-")))
+            .await?;
+        let wide = chrome
+            .client
+            .execute(
+                "return [...document.querySelectorAll('body *')].filter(e => !e.closest('.sidenav, .table-wrap') && e.getBoundingClientRect().right > 376).slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));",
+                vec![],
+            )
+            .await?;
+        assert!(
+            width.as_u64().unwrap_or(9999) <= 375,
+            "{path} scrolls sideways: {width}; widest: {wide}"
+        );
+    }
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_filters_in_the_browser() -> Result<()> {
+    let (app, _) = app_with_member(Role::Viewer).await?;
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    chrome.goto("/settings/audit-log").await?;
+    chrome.fill("action", "auth.login").await?;
+    chrome.click(".filters button.btn-primary").await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(chrome.path().await?.contains("action=auth.login"));
+    let cells = chrome.text("tbody").await?;
+    assert!(cells.contains("auth.login"));
+    let export = chrome
+        .client
+        .find(fantoccini::Locator::Css("a[download]"))
+        .await?
+        .attr("href")
+        .await?
+        .unwrap_or_default();
+    assert!(
+        export.contains("/settings/audit-log/export?action=auth.login"),
+        "{export}"
+    );
+    chrome.screenshot("audit-log-filtered").await?;
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_pages_in_the_browser() -> Result<()> {
+    let (app, _) = app_with_member(Role::Viewer).await?;
+    let chrome = app.chrome().await?;
+    chrome.goto("/no/such/page").await?;
+    assert_eq!(chrome.text("h1").await?, "Page not found");
+    chrome.screenshot("error-404").await?;
+    // An expired session on a page leads to sign-in and back.
+    chrome.goto("/settings/members").await?;
+    assert_eq!(chrome.path().await?, "/login?next=%2Fsettings%2Fmembers");
+    chrome.fill("email", "mia@acme.io").await?;
+    chrome.fill("password", MEMBER_PASSWORD).await?;
+    chrome.click("button[type=submit]").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(chrome.path().await?, "/settings/members");
+    // A wrong password shows the error inline and keeps the email.
+    chrome.client.delete_all_cookies().await?;
+    chrome.goto("/login").await?;
+    chrome.fill("email", "mia@acme.io").await?;
+    chrome.fill("password", "wrong password").await?;
+    chrome.click("button[type=submit]").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(chrome
+        .text(".alert")
+        .await?
+        .contains("email or password is wrong"));
+    chrome.screenshot("login-wrong-password").await?;
+    chrome.close().await
+}
