@@ -8,6 +8,7 @@
       el.form.submit();
     }
   });
+
   // The offline indicator: shown while the browser has no network.
   function offline() {
     var banner = document.getElementById("offline");
@@ -16,4 +17,58 @@
   window.addEventListener("online", offline);
   window.addEventListener("offline", offline);
   document.addEventListener("DOMContentLoaded", offline);
+
+  // Toasts for in-page (htmx) requests that fail: what happened, and a
+  // retry that repeats the same request.
+  function toast(message, retry) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var t = document.createElement("div");
+    t.className = "toast toast-error";
+    t.setAttribute("role", "alert");
+    var text = document.createElement("span");
+    text.textContent = message;
+    t.appendChild(text);
+    if (retry) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "btn btn-small";
+      b.textContent = "Retry";
+      b.addEventListener("click", function () { t.remove(); retry(); });
+      t.appendChild(b);
+    }
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "linklike";
+    close.textContent = "Dismiss";
+    close.addEventListener("click", function () { t.remove(); });
+    t.appendChild(close);
+    box.appendChild(t);
+  }
+  function retryOf(detail) {
+    var elt = detail && detail.elt;
+    return elt && window.htmx ? function () { window.htmx.trigger(elt, "click"); } : null;
+  }
+  document.addEventListener("htmx:timeout", function (e) {
+    toast("The server took too long to answer.", retryOf(e.detail));
+  });
+  document.addEventListener("htmx:sendError", function (e) {
+    toast(navigator.onLine ? "The server could not be reached." : "You are offline; nothing was sent.", retryOf(e.detail));
+  });
+  document.addEventListener("htmx:responseError", function (e) {
+    var xhr = e.detail.xhr;
+    var s = xhr ? xhr.status : 0;
+    if (s === 401) return; // the server's HX-Redirect leads to sign-in
+    var wait = xhr && xhr.getResponseHeader("Retry-After");
+    var message = s === 403 ? "You do not have permission to do that."
+      : s === 409 ? "That conflicts with a change made meanwhile; reload and try again."
+      : s === 429 ? "Too many requests" + (wait ? "; try again in " + wait + " s." : ".")
+      : s === 503 ? "Temporarily unavailable; retry in a moment."
+      : s >= 500 ? "Something went wrong on our side (request " + (xhr.getResponseHeader("x-request-id") || "unknown") + ")."
+      : "The request failed (" + s + ").";
+    toast(message, s >= 500 || s === 429 ? retryOf(e.detail) : null);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    if (window.htmx) window.htmx.config.timeout = 10000;
+  });
 })();

@@ -188,3 +188,61 @@ async fn error_pages_in_the_browser() -> Result<()> {
     chrome.screenshot("login-wrong-password").await?;
     chrome.close().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_during_a_refresh_shows_a_toast_whose_retry_works() -> Result<()> {
+    let mut test_db = testkit::TestDb::create(testkit::Db::Postgres).await?;
+    let host_port = test_db
+        .config
+        .url
+        .split('@')
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let proxy = testkit::proxy::TcpProxy::start(host_port.clone()).await?;
+    test_db.config.url = test_db
+        .config
+        .url
+        .replace(&host_port, &format!("127.0.0.1:{}", proxy.port()));
+    test_db.config.acquire_timeout = Duration::from_millis(500);
+    let app = TestApp::spawn_with(test_db, api::WebConfig::default()).await?;
+    let acme = app.tenant("Acme").await?;
+    app.member(acme.id, "mia@acme.io", Role::Member).await?;
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    proxy.take_down();
+    chrome.click(".page-head button").await?;
+    let mut toast = String::new();
+    for _ in 0..50 {
+        toast = chrome.text("#toasts").await.unwrap_or_default();
+        if !toast.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(toast.contains("Retry"), "a toast with a retry: {toast:?}");
+    chrome.screenshot("toast-outage").await?;
+    proxy.bring_up();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    chrome.click("#toasts button.btn").await?;
+    let mut updated = false;
+    for _ in 0..50 {
+        if chrome.text("#toasts").await.unwrap_or_default().is_empty()
+            && chrome
+                .text("[data-metric=members] .metric-value")
+                .await
+                .unwrap_or_default()
+                == "2"
+        {
+            updated = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(updated, "the retry refreshed the cards");
+    assert_eq!(chrome.path().await?, "/dashboard", "still on the page");
+    chrome.close().await
+}
