@@ -15,8 +15,8 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 BIZOS_AUTH_LOGIN_ATTEMPTS_PER_MINUTE=1000000 "$BIN" --data-dir "$WORK/data" serve --listen "127.0.0.1:$port" >/dev/null 2>"$WORK/log" &
 until curl -sf -o /dev/null "http://127.0.0.1:$port/readyz"; do sleep 0.05; done
 body='{"email":"bench@acme.io","password":"correct horse battery"}'
-curl -sf -o /dev/null -X POST "http://127.0.0.1:$port/auth/register" -H 'content-type: application/json' \
-  -d '{"email":"bench@acme.io","password":"correct horse battery","tenant_name":"Bench"}'
+"$BIN" --data-dir "$WORK/data" admin create-tenant --name Bench >/dev/null
+echo "correct horse battery" | "$BIN" --data-dir "$WORK/data" admin create-user --email bench@acme.io --tenant bench --role owner >/dev/null
 cat >"$WORK/login.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '$body'

@@ -44,6 +44,10 @@ fn api_routes(state: AppState) -> Router<AppState> {
             "/auth/register",
             axum::routing::post(routes::auth::register),
         )
+        .route(
+            "/auth/register/confirm",
+            axum::routing::post(routes::auth::confirm_registration),
+        )
         .route("/auth/login", axum::routing::post(routes::auth::login))
         .route(
             "/auth/invitations/accept",

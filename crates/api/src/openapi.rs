@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         health::healthz, health::readyz,
         audit_logs::list,
-        auth::register, auth::login, auth::logout, auth::logout_all, auth::switch, auth::change_password,
+        auth::register, auth::confirm_registration, auth::login, auth::logout, auth::logout_all, auth::switch, auth::change_password,
         me::get, me::update,
         members::list, members::update, members::remove,
         invitations::create, invitations::list, invitations::revoke, invitations::accept,

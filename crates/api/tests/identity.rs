@@ -8,6 +8,10 @@ use testkit::{Db, TestApp, TestDb};
 const PASSWORD: &str = "correct horse battery";
 
 async fn register(app: &TestApp, email: &str, tenant: &str) -> Result<reqwest::Response> {
+    app.register(email, PASSWORD, tenant).await
+}
+
+async fn start_registration(app: &TestApp, email: &str, tenant: &str) -> Result<reqwest::Response> {
     Ok(app
         .client
         .post(app.url("/auth/register"))
@@ -54,12 +58,26 @@ async fn an_email_registers_once_whatever_its_case(db: Db) -> Result<()> {
         register(&app, "ann@acme.io", "Acme").await?.status(),
         StatusCode::CREATED
     );
-    let again = register(&app, "ANN@acme.io", "Other Co").await?;
-    assert_eq!(again.status(), StatusCode::CONFLICT);
-    assert!(again.json::<Value>().await?["detail"]
-        .as_str()
-        .unwrap()
-        .contains("sign in"));
+    // A second registration is answered exactly like a first one; the
+    // address's owner is told by email, and nothing else happens.
+    let again = start_registration(&app, "ANN@acme.io", "Other Co").await?;
+    let fresh = start_registration(&app, "new@acme.io", "New Co").await?;
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    assert_eq!(fresh.status(), StatusCode::ACCEPTED);
+    let (again, fresh): (Value, Value) = (again.json().await?, fresh.json().await?);
+    assert_eq!(again["status"], fresh["status"]);
+    assert_eq!(
+        again["detail"]
+            .as_str()
+            .unwrap()
+            .replace("ann@acme.io", "X"),
+        fresh["detail"]
+            .as_str()
+            .unwrap()
+            .replace("new@acme.io", "X")
+    );
+    let told = app.outbox.last_to("ann@acme.io").unwrap();
+    assert!(told.body.contains("already has an account") && !told.body.contains("token="));
     let same_tenant = register(&app, "bob@acme.io", "acme").await?;
     assert_eq!(same_tenant.status(), StatusCode::CONFLICT);
     // Neither failed attempt left anything behind: Bob cannot sign in.
@@ -213,7 +231,47 @@ async fn a_member_of_tenant_a_sees_nothing_of_tenant_b(db: Db) -> Result<()> {
     Ok(())
 }
 
+async fn a_registration_whose_email_cannot_be_sent_keeps_nothing(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    app.outbox.set_failing(true);
+    let res = start_registration(&app, "ann@acme.io", "Acme").await?;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    app.outbox.set_failing(false);
+    assert_eq!(
+        register(&app, "ann@acme.io", "Acme").await?.status(),
+        StatusCode::CREATED,
+        "nothing half-made blocks a retry"
+    );
+    assert_eq!(app.outbox.sent().len(), 1);
+    Ok(())
+}
+
+async fn a_registration_link_works_once(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    start_registration(&app, "ann@acme.io", "Acme").await?;
+    let mail = app.outbox.last_to("ann@acme.io").unwrap();
+    let token = mail
+        .body
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let confirm = || {
+        app.client
+            .post(app.url("/auth/register/confirm"))
+            .json(&json!({ "token": token }))
+            .send()
+    };
+    assert_eq!(confirm().await?.status(), StatusCode::CREATED);
+    assert_eq!(confirm().await?.status(), StatusCode::NOT_FOUND);
+    Ok(())
+}
+
 testkit::on_both_backends!(
+    a_registration_whose_email_cannot_be_sent_keeps_nothing,
+    a_registration_link_works_once,
     registering_makes_the_user_owner_of_a_new_tenant_with_a_working_session,
     an_email_registers_once_whatever_its_case,
     bad_registrations_name_every_bad_field_and_write_nothing,

@@ -8,14 +8,7 @@ use testkit::{Db, TestApp};
 const PASSWORD: &str = "correct horse battery";
 
 async fn owner(app: &TestApp, email: &str, tenant: &str) -> Result<Value> {
-    Ok(app
-        .client
-        .post(app.url("/auth/register"))
-        .json(&json!({ "email": email, "password": PASSWORD, "tenant_name": tenant }))
-        .send()
-        .await?
-        .json()
-        .await?)
+    Ok(app.register(email, PASSWORD, tenant).await?.json().await?)
 }
 
 async fn invite(

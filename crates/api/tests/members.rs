@@ -9,12 +9,7 @@ use testkit::{Db, TestApp};
 
 async fn owner(app: &TestApp, email: &str, tenant: &str) -> Result<Value> {
     Ok(app
-        .client
-        .post(app.url("/auth/register"))
-        .json(
-            &json!({ "email": email, "password": "correct horse battery", "tenant_name": tenant }),
-        )
-        .send()
+        .register(email, "correct horse battery", tenant)
         .await?
         .json()
         .await?)

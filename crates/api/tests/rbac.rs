@@ -51,6 +51,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("post", "/auth/register"),
+    ("post", "/auth/register/confirm"),
     ("post", "/auth/login"),
     ("post", "/auth/invitations/accept"),
 ];

@@ -38,6 +38,10 @@ fn pages() -> Router<AppState> {
             "/register",
             get(auth::register_form).post(auth::register_submit),
         )
+        .route(
+            "/register/confirm",
+            get(auth::confirm_form).post(auth::confirm_submit),
+        )
         .route("/logout", post(auth::logout))
         .route("/logout-all", post(auth::logout_all))
         .route("/switch", post(auth::switch))

@@ -23,7 +23,9 @@ async fn signed_in(
     Ok(b)
 }
 
-async fn registering_through_the_form_creates_the_workspace_and_signs_in(db: Db) -> Result<()> {
+async fn registering_through_the_form_and_the_emailed_link_creates_the_workspace(
+    db: Db,
+) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let b = app.browser();
     let fields = [
@@ -33,7 +35,40 @@ async fn registering_through_the_form_creates_the_workspace_and_signs_in(db: Db)
         ("tenant_name", "Rita's Shop"),
     ];
     let res = b.submit("/register", "/register", &fields).await?;
-    assert_eq!(res.location.as_deref(), Some("/dashboard"));
+    assert_eq!(res.status, StatusCode::ACCEPTED);
+    assert!(res.body.contains("Check your email"));
+    assert!(
+        b.get("/dashboard")
+            .await?
+            .location
+            .unwrap()
+            .starts_with("/login"),
+        "not yet"
+    );
+    let mail = app
+        .outbox
+        .last_to("rita@shop.io")
+        .expect("a confirmation email");
+    let at = mail.body.find("/register/confirm?token=").expect("a link");
+    let link = mail.body[at..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let token = link.split("token=").nth(1).unwrap();
+    let confirmed = b
+        .submit(&link, "/register/confirm", &[("token", token)])
+        .await?;
+    assert_eq!(
+        confirmed.location.as_deref(),
+        Some("/dashboard"),
+        "{}",
+        confirmed.body
+    );
+    let used_again = b
+        .submit(&link, "/register/confirm", &[("token", token)])
+        .await?;
+    assert_eq!(used_again.status, StatusCode::NOT_FOUND);
     let dash = b.get("/dashboard").await?;
     assert!(dash.body.contains("Rita&#39;s Shop") || dash.body.contains("Rita's Shop"));
     Ok(())
@@ -255,7 +290,7 @@ async fn a_section_not_built_yet_says_what_it_will_hold(db: Db) -> Result<()> {
 }
 
 testkit::on_both_backends!(
-    registering_through_the_form_creates_the_workspace_and_signs_in,
+    registering_through_the_form_and_the_emailed_link_creates_the_workspace,
     invalid_registration_shows_inline_errors_and_keeps_what_was_typed,
     a_personal_token_made_on_the_page_is_shown_once_and_works,
     a_member_cannot_make_a_workspace_token_from_the_page,

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod identities;
 pub mod invitations;
 pub mod memberships;
+pub mod registrations;
 pub mod sessions;
 pub mod stats;
 pub mod tenants;

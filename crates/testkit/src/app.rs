@@ -78,6 +78,41 @@ impl TestApp {
         })
     }
 
+    /// Registers through the API and follows the emailed link, as a person
+    /// would; returns the response of the confirmation (a session on 201).
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        tenant: &str,
+    ) -> anyhow::Result<reqwest::Response> {
+        let started = self
+            .client
+            .post(self.url("/auth/register"))
+            .json(
+                &serde_json::json!({ "email": email, "password": password, "tenant_name": tenant }),
+            )
+            .send()
+            .await?;
+        if started.status() != reqwest::StatusCode::ACCEPTED {
+            return Ok(started);
+        }
+        let token = self
+            .outbox
+            .last_to(&email.to_ascii_lowercase())
+            .and_then(|m| {
+                let at = m.body.find("token=")? + "token=".len();
+                Some(m.body[at..].split_whitespace().next()?.to_string())
+            })
+            .context("no confirmation link was emailed")?;
+        Ok(self
+            .client
+            .post(self.url("/auth/register/confirm"))
+            .json(&serde_json::json!({ "token": token }))
+            .send()
+            .await?)
+    }
+
     /// A headless Chromium pointed at the app.
     pub async fn chrome(&self) -> anyhow::Result<crate::e2e::Chrome> {
         crate::e2e::Chrome::start(&self.base).await

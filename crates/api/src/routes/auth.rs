@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use domain::audit::{NewAuditEntry, RequestOrigin};
+use domain::email::OutgoingEmail;
 use domain::roles::Role;
 use domain::tokens::{self, hash_token, looks_like_session};
 use domain::validation::{DisplayName, Email, FieldError};
@@ -21,7 +22,7 @@ use domain::{Principal, TenantId, TenantScope, UserId};
 use serde::{Deserialize, Serialize};
 use store::tenants::Tenant;
 use store::users::User;
-use store::{audit, memberships, sessions, tenants, users, StoreError};
+use store::{audit, memberships, registrations, sessions, tenants, users, StoreError};
 
 /// A new account and its tenant.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -145,23 +146,115 @@ pub(crate) fn throttle(state: &AppState, origin: &RequestOrigin) -> Result<(), A
     Ok(())
 }
 
-/// Creates an account, its tenant (the user becomes owner) and a session.
+/// A registration that waits for its email link.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RegistrationSent {
+    /// Always `verification_sent`.
+    pub status: String,
+    /// What to do next.
+    pub detail: String,
+}
+
+/// Confirming a registration with the token from its email link.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRegistration {
+    /// The token from the link.
+    pub token: String,
+}
+
+/// How long a registration link works.
+const REGISTRATION_LINK_HOURS: i64 = 24;
+const LINK_INVALID: &str =
+    "the registration link is invalid, already used or expired; register again";
+
+/// Starts a registration: emails a link that creates the account and its
+/// tenant (the user becomes owner). The answer is the same whether or not
+/// the email already has an account (that address is told so by email
+/// instead), so registering reveals nothing about who has one.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = Register, responses(
-    (status = 201, body = SessionView),
+    (status = 202, description = "A link was emailed; follow it to finish", body = RegistrationSent),
     (status = 403, description = "Registration is by invitation only", body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "The email or tenant name is taken", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The tenant name is taken", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 503, description = "The email could not be sent; nothing was kept", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn register(
     State(state): State<AppState>,
     Origin(origin): Origin,
     ApiJson(body): ApiJson<Register>,
-) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+) -> Result<(StatusCode, Json<RegistrationSent>), ApiError> {
     if !state.config.registration_open {
         return Err(ApiError::Forbidden(
             "registration is by invitation only; ask an admin of your tenant".into(),
         ));
     }
+    throttle(&state, &origin)?;
+    let (email, tenant, name) = validate_registration(&body)?;
+    if tenants::find(&state.store, &tenant.slug).await?.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "a tenant named like `{}` already exists; choose another name",
+            tenant.name
+        )));
+    }
+    // The argon2 work happens whether or not the account exists.
+    let hash = hash_password(body.password).await?;
+    let base = state.config.public_url.trim_end_matches('/').to_string();
+    let exists = users::credentials(&state.store, &email).await?.is_some();
+    let (message, pending) = if exists {
+        let message = OutgoingEmail {
+            to: email.as_str().to_string(),
+            subject: "You already have a BizOSaaS account".into(),
+            body: format!(
+                "Someone (perhaps you) tried to register with this address, which already has an account.\n\nSign in: {base}/login\n\nIf you forgot your password, ask an admin of your workspace to reset it. If this was not you, ignore this message.\n"
+            ),
+        };
+        (message, None)
+    } else {
+        let token = tokens::generate_session();
+        let message = OutgoingEmail {
+            to: email.as_str().to_string(),
+            subject: format!("Confirm your BizOSaaS account for {}", tenant.name),
+            body: format!(
+                "Follow this link to finish creating your account and the workspace {}:\n\n{base}/register/confirm?token={}\n\nIt works once, for {REGISTRATION_LINK_HOURS} hours. If you did not register, ignore this message.\n",
+                tenant.name, token.plaintext
+            ),
+        };
+        (message, Some(token))
+    };
+    state.email.send(message).await.map_err(|e| {
+        ApiError::Unavailable(format!(
+            "the confirmation email could not be sent, so nothing was kept: {}",
+            e.0
+        ))
+    })?;
+    if let Some(token) = pending {
+        registrations::create(
+            &state.store,
+            &registrations::NewRegistration {
+                token_hash: &token.hash,
+                email: email.as_str(),
+                name: name.as_str(),
+                tenant_name: &tenant.name,
+                password_hash: &hash,
+                expires_at: Utc::now() + chrono::TimeDelta::hours(REGISTRATION_LINK_HOURS),
+            },
+        )
+        .await?;
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RegistrationSent {
+            status: "verification_sent".into(),
+            detail: format!(
+                "check {} for a link to finish creating your account",
+                email.as_str()
+            ),
+        }),
+    ))
+}
+
+fn validate_registration(body: &Register) -> Result<(Email, Tenant, DisplayName), ApiError> {
     let mut errors = Vec::new();
     let email = Email::parse(&body.email)
         .map_err(|m| errors.push(FieldError::new("email", m)))
@@ -192,17 +285,46 @@ pub async fn register(
         .map_err(|m| errors.push(FieldError::new("name", m)))
         .ok();
     collect(errors)?;
-    let (Some(email), Some(tenant), Some(name)) = (email, tenant, name) else {
-        return Err(ApiError::Internal("validated fields missing".into()));
-    };
+    match (email, tenant, name) {
+        (Some(e), Some(t), Some(n)) => Ok((e, t, n)),
+        _ => Err(ApiError::Internal("validated fields missing".into())),
+    }
+}
 
-    let hash = hash_password(body.password).await?;
+/// Finishes a registration from its email link: creates the account, its
+/// tenant (the user becomes owner) and a session.
+#[utoipa::path(post, path = "/auth/register/confirm", tag = "auth", request_body = ConfirmRegistration, responses(
+    (status = 201, body = SessionView),
+    (status = 404, description = "The link is invalid, used or expired", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The email or tenant name was taken meanwhile", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn confirm_registration(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    ApiJson(body): ApiJson<ConfirmRegistration>,
+) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+    throttle(&state, &origin)?;
+    let invalid = || ApiError::NotFound(LINK_INVALID.into());
+    if !looks_like_session(&body.token) {
+        return Err(invalid());
+    }
+    let pending = registrations::find_by_hash(&state.store, &hash_token(&body.token))
+        .await?
+        .filter(|p| p.used_at.is_none() && p.expires_at > Utc::now())
+        .ok_or_else(invalid)?;
+    let email = Email::parse(&pending.email).map_err(ApiError::Internal)?;
+    let name = DisplayName::parse(&pending.name).map_err(ApiError::Internal)?;
+    let tenant_name = DisplayName::parse(&pending.tenant_name).map_err(ApiError::Internal)?;
+    let tenant = Tenant::named(&tenant_name).map_err(|e| ApiError::Internal(e.to_string()))?;
     let user_id = UserId::new();
     let owner = Principal::member(tenant.id, user_id, Role::Owner);
     let mut tx = state.store.write(&owner.scope()).await?;
+    registrations::mark_used(&mut tx, pending.id)
+        .await
+        .map_err(|_| invalid())?;
     let created = async {
         tenants::insert(&mut tx, &tenant).await?;
-        let user = users::create(&mut tx, user_id, &email, &name, &hash).await?;
+        let user = users::create(&mut tx, user_id, &email, &name, &pending.password_hash).await?;
         memberships::add(&mut tx, user_id, Role::Owner).await?;
         Ok::<_, StoreError>(user)
     }
@@ -213,10 +335,10 @@ pub async fn register(
             drop(tx);
             let taken = users::credentials(&state.store, &email).await?.is_some();
             return Err(ApiError::Conflict(if taken {
-                "an account with this email already exists; sign in instead".into()
+                "an account with this email was created meanwhile; sign in instead".into()
             } else {
                 format!(
-                    "a tenant named like `{}` already exists; choose another name",
+                    "a tenant named like `{}` was created meanwhile; register again with another name",
                     tenant.name
                 )
             }));

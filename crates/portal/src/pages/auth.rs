@@ -7,7 +7,7 @@ use crate::session::{
 };
 use crate::sso::ProviderLink;
 use api::extract::{ApiJson, Origin};
-use api::routes::auth::{self as identity, Login, Register, SwitchTenant};
+use api::routes::auth::{self as identity, ConfirmRegistration, Login, Register, SwitchTenant};
 use api::routes::invitations::{self, AcceptInvitation};
 use api::{AppState, Auth};
 use askama::Template;
@@ -174,13 +174,12 @@ pub async fn register_form(State(state): State<AppState>, csrf: Csrf) -> Respons
     )
 }
 
-/// `POST /register`: creates the account and its workspace, and signs in.
+/// `POST /register`: emails the link that creates the account.
 pub async fn register_submit(
     State(state): State<AppState>,
     csrf: Csrf,
     HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
-    jar: CookieJar,
     Form(f): Form<RegisterForm>,
 ) -> Result<Response, PageError> {
     csrf.check(&f.csrf, had)?;
@@ -191,10 +190,13 @@ pub async fn register_submit(
         name: (!f.name.trim().is_empty()).then(|| f.name.clone()),
     };
     match identity::register(State(state.clone()), origin, ApiJson(body)).await {
-        Ok((_, Json(view))) => {
-            let jar = jar.add(session_cookie(&state, view.session));
-            Ok((jar, Redirect::to("/dashboard")).into_response())
-        }
+        Ok((_, Json(sent))) => Ok(page(
+            StatusCode::ACCEPTED,
+            &RegisterSent {
+                chrome: Chrome::new("Check your email", &csrf.0, None, ""),
+                detail: sent.detail,
+            },
+        )),
         Err(e) => {
             let p = problem_of(e);
             let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
@@ -208,6 +210,78 @@ pub async fn register_submit(
                     name: f.name,
                     email: f.email,
                     tenant_name: f.tenant_name,
+                },
+            ))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "register_sent.html")]
+struct RegisterSent {
+    chrome: Chrome,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "register_confirm.html")]
+struct RegisterConfirm {
+    chrome: Chrome,
+    token: String,
+    message: Option<String>,
+}
+
+/// `GET /register/confirm?token=…`: the emailed link. It only shows a
+/// button: mail scanners open links, and opening one must not act.
+pub async fn confirm_form(csrf: Csrf, Query(q): Query<TokenQuery>) -> Response {
+    page(
+        StatusCode::OK,
+        &RegisterConfirm {
+            chrome: Chrome::new("Finish creating your account", &csrf.0, None, ""),
+            token: q.token,
+            message: None,
+        },
+    )
+}
+
+/// The confirmation form.
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+}
+
+/// `POST /register/confirm`: creates the account and signs in.
+pub async fn confirm_submit(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    HadCsrfCookie(had): HadCsrfCookie,
+    origin: Origin,
+    jar: CookieJar,
+    Form(f): Form<ConfirmForm>,
+) -> Result<Response, PageError> {
+    csrf.check(&f.csrf, had)?;
+    let body = ConfirmRegistration {
+        token: f.token.clone(),
+    };
+    match identity::confirm_registration(State(state.clone()), origin, ApiJson(body)).await {
+        Ok((_, Json(view))) => {
+            let jar = jar.add(session_cookie(&state, view.session));
+            Ok((jar, Redirect::to("/dashboard")).into_response())
+        }
+        Err(e) => {
+            let p = problem_of(e);
+            if p.status == 429 {
+                return Err(PageError::TooMany(p.detail, p.retry_after.unwrap_or(60)));
+            }
+            Ok(page(
+                StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST),
+                &RegisterConfirm {
+                    chrome: Chrome::new("Finish creating your account", &csrf.0, None, ""),
+                    token: f.token,
+                    message: Some(p.detail),
                 },
             ))
         }
