@@ -6,7 +6,6 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use domain::roles::Role;
 use domain::tokens::Scope;
-use domain::validation::DisplayName;
 use std::time::Duration;
 use testkit::{Db, TestApp, TestDb};
 
@@ -28,7 +27,7 @@ fn resolver(c: &mut Criterion) {
             ("cold", Duration::ZERO),
             ("warm", Duration::from_secs(3600)),
         ] {
-            let (app, token, session) = rt.block_on(async {
+            let (app, token, personal, session) = rt.block_on(async {
                 let config = api::WebConfig {
                     token_cache_ttl: ttl,
                     ..Default::default()
@@ -36,21 +35,24 @@ fn resolver(c: &mut Criterion) {
                 let app = TestApp::spawn_with(TestDb::create(db).await.unwrap(), config)
                     .await
                     .unwrap();
-                let t = store::tenants::create(&app.store, &DisplayName::parse("Bench").unwrap())
-                    .await
-                    .unwrap();
+                let t = app.tenant("Bench").await.unwrap();
                 let token = app.token_for(t.id, &[Scope::Admin]).await.unwrap();
                 let session = app
                     .member(t.id, "bench@acme.io", Role::Admin)
                     .await
                     .unwrap();
-                (app, token, session)
+                (app, token, t.token, session)
             });
             let state = app.state();
             let mut group = c.benchmark_group(format!("resolve/{db:?}/{label}"));
             group.bench_function("api_token", |b| {
                 b.to_async(&rt)
                     .iter(|| async { api::resolve_bearer(&state, &token).await.unwrap() })
+            });
+            // A personal token also looks up its user's current role.
+            group.bench_function("personal_token", |b| {
+                b.to_async(&rt)
+                    .iter(|| async { api::resolve_bearer(&state, &personal).await.unwrap() })
             });
             group.bench_function("session", |b| {
                 b.to_async(&rt)
