@@ -176,3 +176,18 @@ pub fn problem_of(e: ApiError) -> Problem {
         .cloned()
         .unwrap_or_else(|| Problem::for_status(res.status()))
 }
+
+/// A failure a form cannot show inline (no permission, rate limited, the
+/// server or a dependency failing) becomes its own page.
+pub fn escalate(p: &Problem) -> Option<PageError> {
+    match p.status {
+        403 => Some(PageError::Forbidden(p.detail.clone())),
+        429 => Some(PageError::TooMany(
+            p.detail.clone(),
+            p.retry_after.unwrap_or(60),
+        )),
+        503 => Some(PageError::Unavailable(p.detail.clone())),
+        s if s >= 500 => Some(PageError::Internal(p.detail.clone())),
+        _ => None,
+    }
+}

@@ -246,3 +246,128 @@ async fn a_database_outage_during_a_refresh_shows_a_toast_whose_retry_works() ->
     assert_eq!(chrome.path().await?, "/dashboard", "still on the page");
     chrome.close().await
 }
+
+/// Submits a form the page does not offer, as a crafted request would.
+const POST_INVITE: &str = r#"
+const f = document.createElement('form');
+f.method = 'post'; f.action = '/settings/members/invite';
+for (const [k, v] of [['csrf', document.querySelector('meta[name=csrf-token]').content], ['email', arguments[0]], ['role', 'viewer']]) {
+  const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i);
+}
+document.body.appendChild(f); f.submit();
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forbidden_action_shows_a_permission_page_naming_the_role() -> Result<()> {
+    let (app, _) = app_with_member(Role::Viewer).await?;
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    chrome
+        .client
+        .execute(POST_INVITE, vec![serde_json::json!("x@acme.io")])
+        .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(chrome.text("h1").await?, "You do not have permission");
+    assert!(chrome.text("main").await?.contains("`admin` role"));
+    chrome.screenshot("error-403").await?;
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_shows_a_conflict_message() -> Result<()> {
+    let (app, acme) = app_with_member(Role::Admin).await?;
+    app.member(acme.id, "max@acme.io", Role::Viewer).await?;
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    chrome.goto("/settings/members").await?;
+    chrome.fill("email", "max@acme.io").await?;
+    chrome
+        .click("form[action='/settings/members/invite'] button")
+        .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(chrome.text(".alert").await?.contains("already a member"));
+    let kept = chrome
+        .client
+        .find(fantoccini::Locator::Css("[name=email]"))
+        .await?
+        .prop("value")
+        .await?;
+    assert_eq!(
+        kept.as_deref(),
+        Some("max@acme.io"),
+        "what was typed is kept"
+    );
+    chrome.screenshot("conflict").await?;
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_error_shows_the_request_id_and_a_support_link() -> Result<()> {
+    let (app, _) = app_with_member(Role::Viewer).await?;
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    // Break the store under the running app: the page cannot be built.
+    let pool = sqlx::SqlitePool::connect(&app.db.config.url).await?;
+    sqlx::query("ALTER TABLE audit_logs RENAME TO audit_logs_gone")
+        .execute(&pool)
+        .await?;
+    chrome.goto("/settings/audit-log").await?;
+    assert_eq!(chrome.text("h1").await?, "Something went wrong on our side");
+    let id = chrome.text("code").await?;
+    assert_eq!(id.len(), 36, "a request id: {id}");
+    let support = chrome
+        .client
+        .find(fantoccini::Locator::Css("a[href^='mailto:']"))
+        .await?;
+    assert!(support
+        .attr("href")
+        .await?
+        .unwrap_or_default()
+        .contains(&id));
+    chrome.screenshot("error-500").await?;
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_sign_ins_say_when_to_retry() -> Result<()> {
+    let config = api::WebConfig {
+        login_attempts_per_minute: 2,
+        ..Default::default()
+    };
+    let app =
+        TestApp::spawn_with(testkit::TestDb::create(testkit::Db::Sqlite).await?, config).await?;
+    let chrome = app.chrome().await?;
+    for _ in 0..3 {
+        chrome.goto("/login").await?;
+        chrome.fill("email", "mia@acme.io").await?;
+        chrome.fill("password", "wrong password").await?;
+        chrome.click("button[type=submit]").await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(chrome.text("h1").await?, "Too many requests");
+    assert!(chrome.text("main").await?.contains("retry in"));
+    chrome.screenshot("error-429").await?;
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn going_offline_shows_the_indicator() -> Result<()> {
+    let (app, _) = app_with_member(Role::Viewer).await?;
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    let hidden = || async {
+        chrome
+            .client
+            .execute("return document.getElementById('offline').hidden;", vec![])
+            .await
+    };
+    assert_eq!(hidden().await?, serde_json::Value::Bool(true));
+    chrome.set_offline(true).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hidden().await?, serde_json::Value::Bool(false));
+    chrome.screenshot("offline").await?;
+    chrome.set_offline(false).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hidden().await?, serde_json::Value::Bool(true));
+    chrome.close().await
+}

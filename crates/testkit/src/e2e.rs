@@ -76,7 +76,38 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
+/// Chromium's emulated network conditions (chromedriver extension).
+#[derive(Debug)]
+struct NetworkConditions {
+    offline: bool,
+}
+
+impl WebDriverCompatibleCommand for NetworkConditions {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/chromium/network_conditions",
+            session.unwrap_or_default()
+        ))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "network_conditions": {
+            "offline": self.offline, "latency": 0, "download_throughput": -1, "upload_throughput": -1,
+        }});
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
 impl Chrome {
+    /// Cuts the browser off the network, or reconnects it.
+    pub async fn set_offline(&self, offline: bool) -> anyhow::Result<()> {
+        self.client.issue_cmd(NetworkConditions { offline }).await?;
+        Ok(())
+    }
+
     /// Starts chromedriver and a browser session against the app at `base`,
     /// with a desktop-sized window.
     pub async fn start(base: &str) -> anyhow::Result<Self> {

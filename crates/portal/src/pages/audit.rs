@@ -125,8 +125,8 @@ pub async fn list(
         }
         Err(e) => {
             let problem = problem_of(e);
-            if problem.status == 403 {
-                return Err(PageError::Forbidden(problem.detail));
+            if let Some(page_error) = crate::render::escalate(&problem) {
+                return Err(page_error);
             }
             p.message = problem.errors.is_empty().then_some(problem.detail);
             p.errors = problem.errors;

@@ -113,6 +113,9 @@ pub async fn login_submit(
         }
         Err(e) => {
             let p = problem_of(e);
+            if let Some(page_error) = crate::render::escalate(&p) {
+                return Err(page_error);
+            }
             if p.status == 429 || p.status == 503 {
                 let err = if p.status == 429 {
                     PageError::TooMany(p.detail, p.retry_after.unwrap_or(60))
@@ -199,6 +202,9 @@ pub async fn register_submit(
         )),
         Err(e) => {
             let p = problem_of(e);
+            if let Some(page_error) = crate::render::escalate(&p) {
+                return Err(page_error);
+            }
             let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
             Ok(page(
                 status,
@@ -273,6 +279,9 @@ pub async fn confirm_submit(
         }
         Err(e) => {
             let p = problem_of(e);
+            if let Some(page_error) = crate::render::escalate(&p) {
+                return Err(page_error);
+            }
             if p.status == 429 {
                 return Err(PageError::TooMany(p.detail, p.retry_after.unwrap_or(60)));
             }
@@ -458,6 +467,9 @@ pub async fn accept_submit(
         }
         Err(e) => {
             let p = problem_of(e);
+            if let Some(page_error) = crate::render::escalate(&p) {
+                return Err(page_error);
+            }
             if p.status == 404 {
                 return Err(PageError::NotFound);
             }

@@ -100,6 +100,9 @@ pub async fn profile_submit(
         }
         Err(e) => {
             let problem = problem_of(e);
+            if let Some(page_error) = crate::render::escalate(&problem) {
+                return Err(page_error);
+            }
             p.name = f.name;
             p.email = f.email;
             p.message = problem.errors.is_empty().then_some(problem.detail);
@@ -150,6 +153,9 @@ pub async fn password_submit(
             .into_response()),
         Err(e) => {
             let problem = problem_of(e);
+            if let Some(page_error) = crate::render::escalate(&problem) {
+                return Err(page_error);
+            }
             let mut p = profile_page(&user, &csrf);
             p.message = problem.errors.is_empty().then_some(problem.detail);
             p.pw_errors = problem.errors;
@@ -267,6 +273,9 @@ fn members_outcome(
         }
         Err(e) => {
             let problem = problem_of(e);
+            if let Some(page_error) = crate::render::escalate(&problem) {
+                return Err(page_error);
+            }
             p.message = Some(problem.detail);
             p.errors = problem.errors;
             status_of(problem.status)
