@@ -71,4 +71,20 @@
   document.addEventListener("DOMContentLoaded", function () {
     if (window.htmx) window.htmx.config.timeout = 10000;
   });
+
+  // Destructive buttons (data-confirm) ask first, in a modal dialog; the
+  // form submits only on Confirm. Without this script they submit directly.
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("button[data-confirm]");
+    var dialog = document.getElementById("confirm");
+    if (!button || !button.form || !dialog || typeof dialog.showModal !== "function") return;
+    e.preventDefault();
+    document.getElementById("confirm-text").textContent = button.getAttribute("data-confirm");
+    var ok = dialog.querySelector("[data-dialog-ok]");
+    var cancel = dialog.querySelector("[data-dialog-cancel]");
+    ok.onclick = function () { dialog.close(); button.form.submit(); };
+    cancel.onclick = function () { dialog.close(); button.focus(); };
+    dialog.showModal();
+    cancel.focus();
+  });
 })();

@@ -21,6 +21,9 @@ pub struct Chrome {
     pub active: &'static str,
     /// Navigation entries.
     pub sections: &'static [Section],
+    /// Where the page sits: (label, link) from the section down; the last
+    /// entry is the page itself and has no link.
+    pub crumbs: Vec<(String, Option<&'static str>)>,
 }
 
 impl Chrome {
@@ -31,8 +34,17 @@ impl Chrome {
         user: Option<Profile>,
         active: &'static str,
     ) -> Self {
+        let title = title.into();
+        let mut crumbs = Vec::new();
+        if let Some(section) = SECTIONS.iter().find(|s| s.key == active) {
+            if section.label != title {
+                crumbs.push((section.label.to_string(), Some(section.href)));
+            }
+        }
+        crumbs.push((title.clone(), None));
         Self {
-            title: title.into(),
+            crumbs,
+            title,
             csrf: csrf.to_string(),
             user,
             active,

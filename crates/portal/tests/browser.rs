@@ -371,3 +371,40 @@ async fn going_offline_shows_the_indicator() -> Result<()> {
     assert_eq!(hidden().await?, serde_json::Value::Bool(true));
     chrome.close().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_member_asks_in_a_dialog_first() -> Result<()> {
+    let (app, acme) = app_with_member(Role::Admin).await?;
+    app.member(acme.id, "max@acme.io", Role::Viewer).await?;
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    chrome.goto("/settings/members").await?;
+    let crumbs = chrome.text(".crumbs").await?;
+    assert!(
+        crumbs.contains("Settings") && crumbs.contains("Members"),
+        "{crumbs}"
+    );
+    let up = chrome
+        .client
+        .find(fantoccini::Locator::Css(".crumbs a"))
+        .await?;
+    assert_eq!(up.attr("href").await?.as_deref(), Some("/settings/profile"));
+    let remove = "button[data-confirm*='max@acme.io']";
+    chrome.click(remove).await?;
+    assert!(chrome
+        .text("#confirm")
+        .await?
+        .contains("Remove max@acme.io"));
+    chrome.screenshot("confirm-dialog").await?;
+    chrome.click("[data-dialog-cancel]").await?;
+    assert!(
+        chrome.text("tbody").await?.contains("max@acme.io"),
+        "cancel keeps the member"
+    );
+    chrome.click(remove).await?;
+    chrome.click("[data-dialog-ok]").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(chrome.text(".toast").await?.contains("removed"));
+    assert!(!chrome.text("tbody").await?.contains("max@acme.io"));
+    chrome.close().await
+}
