@@ -289,7 +289,37 @@ async fn a_section_not_built_yet_says_what_it_will_hold(db: Db) -> Result<()> {
     Ok(())
 }
 
+async fn the_members_table_sorts_by_a_column_both_ways(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    app.member(acme.id, "zed@acme.io", Role::Viewer).await?;
+    let b = signed_in(&app, acme.id, "amy@acme.io", Role::Member).await?;
+    let order = |body: &str| {
+        ["amy@acme.io", "owner@acme.test", "zed@acme.io"]
+            .map(|e| body.find(&format!("<td>{e}</td>")).expect(e))
+    };
+    let asc = b.get("/settings/members?sort=email&dir=asc").await?;
+    let [amy, owner, zed] = order(&asc.body);
+    assert!(amy < owner && owner < zed);
+    assert!(asc
+        .body
+        .contains("aria-sort=\"ascending\" data-column=\"email\""));
+    let header = asc.body.split("data-column=\"email\"").nth(1).unwrap();
+    let link = header.split('"').nth(3).unwrap();
+    assert!(
+        link.contains("sort=email") && link.contains("dir=desc"),
+        "the header toggles: {link}"
+    );
+    let desc = b.get("/settings/members?sort=email&dir=desc").await?;
+    let [amy, owner, zed] = order(&desc.body);
+    assert!(zed < owner && owner < amy);
+    let bogus = b.get("/settings/members?sort=password&dir=up").await?;
+    assert_eq!(bogus.status, StatusCode::OK, "an unknown column is ignored");
+    Ok(())
+}
+
 testkit::on_both_backends!(
+    the_members_table_sorts_by_a_column_both_ways,
     registering_through_the_form_and_the_emailed_link_creates_the_workspace,
     invalid_registration_shows_inline_errors_and_keeps_what_was_typed,
     a_personal_token_made_on_the_page_is_shown_once_and_works,

@@ -181,6 +181,7 @@ struct MembersPage {
     can_manage: bool,
     invite_options: Vec<(&'static str, bool)>,
     invite_email: String,
+    columns: Vec<Column>,
 }
 
 /// A member with the role choices of its row.
@@ -227,6 +228,7 @@ async fn members_page(
         invitations,
         can_manage,
         invite_options: role_options("member"),
+        columns: vec![],
         invite_email: String::new(),
     })
 }
@@ -236,11 +238,79 @@ pub async fn members_list(
     State(state): State<AppState>,
     user: SignedIn,
     csrf: Csrf,
+    axum::extract::Query(sort): axum::extract::Query<SortQuery>,
 ) -> Result<Response, PageError> {
-    Ok(page(
-        StatusCode::OK,
-        &members_page(&state, &user, &csrf).await?,
-    ))
+    let mut p = members_page(&state, &user, &csrf).await?;
+    p.sort_by(sort);
+    Ok(page(StatusCode::OK, &p))
+}
+
+/// How the members table is sorted: `?sort=name|email|role|joined&dir=asc|desc`.
+#[derive(Deserialize, Default)]
+pub struct SortQuery {
+    sort: Option<String>,
+    dir: Option<String>,
+}
+
+/// A sortable column header.
+struct Column {
+    key: &'static str,
+    label: &'static str,
+    /// `ascending`, `descending` or `none` (for `aria-sort`).
+    aria: &'static str,
+    /// The link that sorts by this column (toggling the direction).
+    href: String,
+}
+
+const COLUMNS: [(&str, &str); 4] = [
+    ("name", "Name"),
+    ("email", "Email"),
+    ("role", "Role"),
+    ("joined", "Joined"),
+];
+
+impl MembersPage {
+    /// Sorts the rows (a workspace's members fit one page) and marks the headers.
+    fn sort_by(&mut self, q: SortQuery) {
+        let key = q
+            .sort
+            .as_deref()
+            .filter(|k| COLUMNS.iter().any(|c| c.0 == *k));
+        let desc = q.dir.as_deref() == Some("desc");
+        if let Some(key) = key {
+            self.members.sort_by(|a, b| {
+                let (a, b) = (&a.view, &b.view);
+                let o = match key {
+                    "name" => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+                    "email" => a.email.cmp(&b.email),
+                    "role" => a.role.cmp(&b.role),
+                    _ => a.joined_at.cmp(&b.joined_at),
+                };
+                if desc {
+                    o.reverse()
+                } else {
+                    o
+                }
+            });
+        }
+        self.columns = COLUMNS
+            .iter()
+            .map(|(k, label)| {
+                let active = key == Some(*k);
+                let next = if active && !desc { "desc" } else { "asc" };
+                Column {
+                    key: k,
+                    label,
+                    aria: match (active, desc) {
+                        (false, _) => "none",
+                        (true, false) => "ascending",
+                        (true, true) => "descending",
+                    },
+                    href: format!("/settings/members?sort={k}&dir={next}"),
+                }
+            })
+            .collect();
+    }
 }
 
 /// A role change.
