@@ -1,6 +1,7 @@
 //! Security headers on every page.
 
-use axum::extract::Request;
+use api::AppState;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -9,12 +10,15 @@ use axum::response::Response;
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
-/// Middleware: adds the headers to HTML pages (and assets).
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let https = req
-        .headers()
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes() == b"https");
+/// Middleware: adds the headers to HTML pages (and assets). HSTS goes out
+/// when the portal is served over https: its public address says so, or the
+/// proxy in front reports it.
+pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let https = state.config.public_url.starts_with("https://")
+        || req
+            .headers()
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes() == b"https");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(

@@ -27,10 +27,10 @@ pub fn app(state: AppState) -> Router {
 
 /// The whole app with the configured single sign-on providers.
 pub fn app_with(state: AppState, sso: ::auth::sso::Sso) -> Router {
-    api::router_with(state, pages().layer(Extension(sso)))
+    api::router_with(state.clone(), pages(state).layer(Extension(sso)))
 }
 
-fn pages() -> Router<AppState> {
+fn pages(state: AppState) -> Router<AppState> {
     let mut r = Router::new()
         .route("/", get(auth::root))
         .route("/login", get(auth::login_form).post(auth::login_submit))
@@ -91,7 +91,10 @@ fn pages() -> Router<AppState> {
     r.fallback(fallback)
         .layer(middleware::from_fn(session::csrf_cookie))
         .layer(middleware::from_fn(render::error_pages))
-        .layer(middleware::from_fn(headers::security_headers))
+        .layer(middleware::from_fn_with_state(
+            state,
+            headers::security_headers,
+        ))
 }
 
 /// Unknown API paths get the API's problem+json 404; anything else a page.

@@ -222,6 +222,10 @@ async fn pages_carry_a_strict_content_security_policy(db: Db) -> Result<()> {
     );
     assert!(csp.contains("frame-ancestors 'none'"));
     assert_eq!(page.headers["x-content-type-options"], "nosniff");
+    assert!(
+        !page.headers.contains_key("strict-transport-security"),
+        "no HSTS over plain http"
+    );
     assert!(!page.body.contains("<script>"), "no inline script");
     Ok(())
 }
