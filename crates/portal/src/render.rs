@@ -203,3 +203,8 @@ pub fn escalate(p: &Problem) -> Option<PageError> {
         _ => None,
     }
 }
+
+/// The HTTP status of a problem's code, for the page that shows it.
+pub fn status_of(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST)
+}

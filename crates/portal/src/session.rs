@@ -42,7 +42,7 @@ impl Csrf {
 /// Whether the request arrived with a CSRF cookie (a form post without one
 /// cannot be genuine).
 #[derive(Clone, Copy, Debug)]
-pub struct HadCsrfCookie(pub bool);
+struct HadCsrfCookie(pub bool);
 
 impl<S: Send + Sync> FromRequestParts<S> for Csrf {
     type Rejection = PageError;
@@ -82,14 +82,47 @@ pub async fn csrf_cookie(jar: CookieJar, mut req: Request, next: Next) -> Respon
     res
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for HadCsrfCookie {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<HadCsrfCookie>()
-            .copied()
-            .unwrap_or(HadCsrfCookie(false)))
+/// A submitted form whose CSRF token has been checked against the cookie:
+/// the one place every state-changing form is guarded.
+pub struct CheckedForm<T>(pub T);
+
+/// A form with nothing but its CSRF token.
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
+#[derive(serde::Deserialize)]
+struct Token {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S>
+    for CheckedForm<T>
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let csrf = req.extensions().get::<Csrf>().cloned();
+        let had = req.extensions().get::<HadCsrfCookie>().is_some_and(|h| h.0);
+        let body = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let token: Token =
+            serde_urlencoded::from_bytes(&body).map_err(|_| PageError::Csrf.into_response())?;
+        let csrf = csrf.ok_or_else(|| {
+            PageError::Internal("the CSRF layer is missing".into()).into_response()
+        })?;
+        csrf.check(&token.csrf, had)
+            .map_err(IntoResponse::into_response)?;
+        serde_urlencoded::from_bytes(&body)
+            .map(CheckedForm)
+            .map_err(|e| {
+                (
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("the form is malformed: {e}"),
+                )
+                    .into_response()
+            })
     }
 }
 

@@ -130,7 +130,7 @@ pub async fn list(
             }
             p.message = problem.errors.is_empty().then_some(problem.detail);
             p.errors = problem.errors;
-            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST)
+            crate::render::status_of(problem.status)
         }
     };
     Ok(page(status, &p))

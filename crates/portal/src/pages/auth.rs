@@ -3,7 +3,7 @@
 
 use crate::render::{page, problem_of, Chrome, PageError};
 use crate::session::{
-    encode, forget_session, safe_next, session_cookie, Csrf, HadCsrfCookie, SignedIn,
+    encode, forget_session, safe_next, session_cookie, CheckedForm, Csrf, NoFields, SignedIn,
 };
 use crate::sso::ProviderLink;
 use api::extract::{ApiJson, Origin};
@@ -15,7 +15,7 @@ use auth::sso::Sso;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Form, Json};
+use axum::{Extension, Json};
 use axum_extra::extract::cookie::CookieJar;
 use domain::validation::FieldError;
 use serde::Deserialize;
@@ -43,8 +43,6 @@ pub struct NextQuery {
 /// The sign-in form.
 #[derive(Deserialize)]
 pub struct LoginForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -95,12 +93,10 @@ pub async fn login_submit(
     State(state): State<AppState>,
     Extension(sso): Extension<Sso>,
     csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
     jar: CookieJar,
-    Form(f): Form<LoginForm>,
+    CheckedForm(f): CheckedForm<LoginForm>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     let body = Login {
         email: f.email.clone(),
         password: f.password,
@@ -124,7 +120,7 @@ pub async fn login_submit(
                 };
                 return Err(err);
             }
-            let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let status = crate::render::status_of(p.status);
             let message = p.errors.is_empty().then_some(p.detail);
             Ok(page(
                 status,
@@ -149,8 +145,6 @@ struct RegisterPage {
 /// The registration form.
 #[derive(Deserialize)]
 pub struct RegisterForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -181,11 +175,9 @@ pub async fn register_form(State(state): State<AppState>, csrf: Csrf) -> Respons
 pub async fn register_submit(
     State(state): State<AppState>,
     csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
-    Form(f): Form<RegisterForm>,
+    CheckedForm(f): CheckedForm<RegisterForm>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     let body = Register {
         email: f.email.clone(),
         password: f.password,
@@ -205,7 +197,7 @@ pub async fn register_submit(
             if let Some(page_error) = crate::render::escalate(&p) {
                 return Err(page_error);
             }
-            let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let status = crate::render::status_of(p.status);
             Ok(page(
                 status,
                 &RegisterPage {
@@ -254,8 +246,6 @@ pub async fn confirm_form(csrf: Csrf, Query(q): Query<TokenQuery>) -> Response {
 #[derive(Deserialize)]
 pub struct ConfirmForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     token: String,
 }
 
@@ -263,12 +253,10 @@ pub struct ConfirmForm {
 pub async fn confirm_submit(
     State(state): State<AppState>,
     csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
     jar: CookieJar,
-    Form(f): Form<ConfirmForm>,
+    CheckedForm(f): CheckedForm<ConfirmForm>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     let body = ConfirmRegistration {
         token: f.token.clone(),
     };
@@ -286,7 +274,7 @@ pub async fn confirm_submit(
                 return Err(PageError::TooMany(p.detail, p.retry_after.unwrap_or(60)));
             }
             Ok(page(
-                StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST),
+                crate::render::status_of(p.status),
                 &RegisterConfirm {
                     chrome: Chrome::new("Finish creating your account", &csrf.0, None, ""),
                     token: f.token,
@@ -295,13 +283,6 @@ pub async fn confirm_submit(
             ))
         }
     }
-}
-
-/// A form that carries only its CSRF token.
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 fn bearer(session: &str) -> HeaderMap {
@@ -315,14 +296,11 @@ fn bearer(session: &str) -> HeaderMap {
 /// `POST /logout`: ends this session and forgets the cookie.
 pub async fn logout(
     State(state): State<AppState>,
-    csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
     jar: CookieJar,
     user: SignedIn,
-    Form(f): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     identity::logout(
         State(state),
         Auth(user.principal),
@@ -336,14 +314,11 @@ pub async fn logout(
 /// `POST /logout-all`: ends every session of the user in this workspace.
 pub async fn logout_all(
     State(state): State<AppState>,
-    csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
     jar: CookieJar,
     user: SignedIn,
-    Form(f): Form<CsrfForm>,
+    CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     identity::logout_all(State(state), Auth(user.principal), origin).await?;
     Ok((forget_session(jar), Redirect::to("/login")).into_response())
 }
@@ -352,22 +327,17 @@ pub async fn logout_all(
 #[derive(Deserialize)]
 pub struct SwitchForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     tenant: String,
 }
 
 /// `POST /switch`: a new session in another of the user's workspaces.
 pub async fn switch(
     State(state): State<AppState>,
-    csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
     jar: CookieJar,
     user: SignedIn,
-    Form(f): Form<SwitchForm>,
+    CheckedForm(f): CheckedForm<SwitchForm>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     let body = SwitchTenant { tenant: f.tenant };
     let Json(view) = identity::switch(
         State(state.clone()),
@@ -404,8 +374,6 @@ pub struct TokenQuery {
 /// The invitation acceptance form.
 #[derive(Deserialize)]
 pub struct AcceptForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     token: String,
     #[serde(default)]
@@ -449,12 +417,10 @@ pub async fn accept_form(
 pub async fn accept_submit(
     State(state): State<AppState>,
     csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
     jar: CookieJar,
-    Form(f): Form<AcceptForm>,
+    CheckedForm(f): CheckedForm<AcceptForm>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     let body = AcceptInvitation {
         token: f.token.clone(),
         password: f.password,
@@ -473,7 +439,7 @@ pub async fn accept_submit(
             if p.status == 404 {
                 return Err(PageError::NotFound);
             }
-            let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let status = crate::render::status_of(p.status);
             let message = p.errors.is_empty().then_some(p.detail);
             let pg = accept_page(&state, &csrf, &f.token, message, p.errors, f.name).await?;
             Ok(page(status, &pg))

@@ -45,15 +45,10 @@ fn store_err(e: store::StoreError) -> PageError {
 }
 
 /// The cards of the registry ([`stats::METRICS`]), from live data.
-async fn cards(state: &AppState, user: &SignedIn) -> Result<Vec<Card>, PageError> {
-    let mut tx = state
-        .store
-        .read(&user.principal.scope())
-        .await
-        .map_err(store_err)?;
+async fn cards(tx: &mut store::TenantTx) -> Result<Vec<Card>, PageError> {
     let mut cards = Vec::with_capacity(stats::METRICS.len());
     for m in stats::METRICS {
-        let n = stats::count(&mut tx, m).await.map_err(store_err)?;
+        let n = stats::count(tx, m).await.map_err(store_err)?;
         cards.push(Card {
             key: m.key,
             label: m.label,
@@ -61,7 +56,6 @@ async fn cards(state: &AppState, user: &SignedIn) -> Result<Vec<Card>, PageError
             hint: m.hint,
         });
     }
-    tx.commit().await.map_err(store_err)?;
     Ok(cards)
 }
 
@@ -75,12 +69,13 @@ pub async fn dashboard(
     user: SignedIn,
     csrf: Csrf,
 ) -> Result<Response, PageError> {
-    let cards = cards(&state, &user).await?;
+    // The cards and the chart read one snapshot.
     let mut tx = state
         .store
         .read(&user.principal.scope())
         .await
         .map_err(store_err)?;
+    let cards = cards(&mut tx).await?;
     let days = stats::audit_events_per_day(&mut tx, 30)
         .await
         .map_err(store_err)?;
@@ -102,7 +97,13 @@ pub async fn cards_fragment(
     State(state): State<AppState>,
     user: SignedIn,
 ) -> Result<Response, PageError> {
-    let cards = cards(&state, &user).await?;
+    let mut tx = state
+        .store
+        .read(&user.principal.scope())
+        .await
+        .map_err(store_err)?;
+    let cards = cards(&mut tx).await?;
+    tx.commit().await.map_err(store_err)?;
     let mut res = page(
         StatusCode::OK,
         &Cards {

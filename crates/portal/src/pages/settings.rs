@@ -1,7 +1,7 @@
 //! Settings: profile and password, members and invitations, API tokens.
 
 use crate::render::{page, problem_of, Chrome, PageError};
-use crate::session::{forget_session, Csrf, HadCsrfCookie, SignedIn};
+use crate::session::{forget_session, CheckedForm, Csrf, NoFields, SignedIn};
 use api::extract::{ApiJson, ApiQuery, Origin};
 use api::idempotency::IdempotencyKey;
 use api::routes::auth::{self as identity, ChangePassword};
@@ -14,7 +14,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
+use axum::Json;
 use axum_extra::extract::cookie::CookieJar;
 use domain::roles::Role;
 use domain::tokens::{Scope, TokenKind};
@@ -58,8 +58,6 @@ pub async fn profile(user: SignedIn, csrf: Csrf) -> Response {
 #[derive(Deserialize)]
 pub struct ProfileForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
     email: String,
@@ -72,11 +70,9 @@ pub async fn profile_submit(
     State(state): State<AppState>,
     user: SignedIn,
     csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
-    Form(f): Form<ProfileForm>,
+    CheckedForm(f): CheckedForm<ProfileForm>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     let body = UpdateProfile {
         name: Some(f.name.clone()),
         email: Some(f.email.clone()),
@@ -107,7 +103,7 @@ pub async fn profile_submit(
             p.email = f.email;
             p.message = problem.errors.is_empty().then_some(problem.detail);
             p.errors = problem.errors;
-            Ok(page(status_of(problem.status), &p))
+            Ok(page(crate::render::status_of(problem.status), &p))
         }
     }
 }
@@ -115,8 +111,6 @@ pub async fn profile_submit(
 /// The password form.
 #[derive(Deserialize)]
 pub struct PasswordForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     current_password: String,
     #[serde(default)]
@@ -128,12 +122,10 @@ pub async fn password_submit(
     State(state): State<AppState>,
     user: SignedIn,
     csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
     jar: CookieJar,
-    Form(f): Form<PasswordForm>,
+    CheckedForm(f): CheckedForm<PasswordForm>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     let body = ChangePassword {
         current_password: f.current_password,
         new_password: f.new_password,
@@ -159,13 +151,9 @@ pub async fn password_submit(
             let mut p = profile_page(&user, &csrf);
             p.message = problem.errors.is_empty().then_some(problem.detail);
             p.pw_errors = problem.errors;
-            Ok(page(status_of(problem.status), &p))
+            Ok(page(crate::render::status_of(problem.status), &p))
         }
     }
-}
-
-fn status_of(s: u16) -> StatusCode {
-    StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST)
 }
 
 #[derive(Template)]
@@ -316,8 +304,6 @@ impl MembersPage {
 /// A role change.
 #[derive(Deserialize)]
 pub struct RoleForm {
-    #[serde(default)]
-    csrf: String,
     role: Role,
 }
 
@@ -348,7 +334,7 @@ fn members_outcome(
             }
             p.message = Some(problem.detail);
             p.errors = problem.errors;
-            status_of(problem.status)
+            crate::render::status_of(problem.status)
         }
     };
     Ok(page(status, &p))
@@ -359,12 +345,10 @@ pub async fn member_role(
     State(state): State<AppState>,
     user: SignedIn,
     csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
     Path(id): Path<String>,
-    Form(f): Form<RoleForm>,
+    CheckedForm(f): CheckedForm<RoleForm>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     let out = members::update(
         State(state.clone()),
         Auth(user.principal.clone()),
@@ -377,24 +361,15 @@ pub async fn member_role(
     after_members_action(&state, &user, &csrf, out).await
 }
 
-/// A form with only its CSRF token.
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /settings/members/{user_id}/remove`.
 pub async fn member_remove(
     State(state): State<AppState>,
     user: SignedIn,
     csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     let out = members::remove(
         State(state.clone()),
         Auth(user.principal.clone()),
@@ -410,8 +385,6 @@ pub async fn member_remove(
 #[derive(Deserialize)]
 pub struct InviteForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     email: String,
     role: Role,
 }
@@ -421,11 +394,9 @@ pub async fn invite(
     State(state): State<AppState>,
     user: SignedIn,
     csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
-    Form(f): Form<InviteForm>,
+    CheckedForm(f): CheckedForm<InviteForm>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     let body = CreateInvitation {
         email: f.email.clone(),
         role: f.role,
@@ -452,12 +423,10 @@ pub async fn invitation_revoke(
     State(state): State<AppState>,
     user: SignedIn,
     csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     let out = invitations::revoke(
         State(state.clone()),
         Auth(user.principal.clone()),
@@ -565,8 +534,6 @@ pub async fn tokens_list(
 #[derive(Deserialize)]
 pub struct TokenForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     scope: Scope,
     kind: TokenKind,
@@ -577,11 +544,9 @@ pub async fn token_create(
     State(state): State<AppState>,
     user: SignedIn,
     csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
-    Form(f): Form<TokenForm>,
+    CheckedForm(f): CheckedForm<TokenForm>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     let body = CreateToken {
         name: f.name.clone(),
         scopes: vec![f.scope],
@@ -623,7 +588,7 @@ pub async fn token_create(
             p.name = f.name;
             p.message = problem.errors.is_empty().then_some(problem.detail);
             p.errors = problem.errors;
-            Ok(page(status_of(problem.status), &p))
+            Ok(page(crate::render::status_of(problem.status), &p))
         }
     }
 }
@@ -632,13 +597,10 @@ pub async fn token_create(
 pub async fn token_revoke(
     State(state): State<AppState>,
     user: SignedIn,
-    csrf: Csrf,
-    HadCsrfCookie(had): HadCsrfCookie,
     origin: Origin,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    csrf.check(&f.csrf, had)?;
     let auth = Auth(user.principal.clone());
     if user.principal.has_scope(Scope::Admin) {
         let _ = tokens::revoke(State(state), auth, origin, Path(id)).await?;
