@@ -10,6 +10,7 @@ pub mod extract;
 pub mod idempotency;
 mod metrics;
 mod openapi;
+mod page_cache;
 mod problem;
 mod request_id;
 pub mod routes;

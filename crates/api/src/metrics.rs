@@ -23,6 +23,12 @@ struct HttpLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     state: &'static str,
 }
@@ -39,6 +45,7 @@ pub struct Metrics {
     requests: Family<HttpLabels, Counter>,
     latency: Family<HttpLabels, Histogram, fn() -> Histogram>,
     pool: Family<PoolLabels, Gauge>,
+    cache: Family<CacheLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -67,17 +74,31 @@ impl Metrics {
             "Database pool connections by state",
             pool.clone(),
         );
+        let cache = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "cache_lookups",
+            "Cache lookups by cache and outcome (hit, miss, or bypass while changes may go unheard)",
+            cache.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
             pool,
+            cache,
         }
     }
 
     fn observe(&self, labels: HttpLabels, seconds: f64) {
         self.requests.get_or_create(&labels).inc();
         self.latency.get_or_create(&labels).observe(seconds);
+    }
+
+    /// Counts one lookup in a cache: `hit`, `miss` or `bypass`.
+    pub fn cache_lookup(&self, cache: &'static str, outcome: &'static str) {
+        self.cache
+            .get_or_create(&CacheLabels { cache, outcome })
+            .inc();
     }
 
     /// The text exposition, with pool gauges read now.

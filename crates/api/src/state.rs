@@ -2,6 +2,7 @@
 
 use crate::auth::TokenCache;
 use crate::metrics::Metrics;
+use crate::page_cache::PageCache;
 use domain::email::EmailSender;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,8 @@ pub struct WebConfig {
     /// How long a verified API token is trusted without asking the database.
     /// Bounds how long a revocation takes to reach other instances.
     pub token_cache_ttl: Duration,
+    /// Bytes of rendered listing pages kept until their data changes (0: off).
+    pub page_cache_bytes: usize,
     /// Whether anyone may register a new account and tenant.
     pub registration_open: bool,
     /// Absolute lifetime of a session.
@@ -41,6 +44,7 @@ impl Default for WebConfig {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             token_cache_ttl: Duration::from_secs(10),
+            page_cache_bytes: 16 * 1024 * 1024,
             registration_open: true,
             session_lifetime: chrono::TimeDelta::hours(12),
             session_idle: chrono::TimeDelta::hours(2),
@@ -62,6 +66,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Verified tokens.
     pub tokens: Arc<TokenCache>,
+    /// Rendered listing pages.
+    pub pages: Arc<PageCache>,
     /// HTTP settings.
     pub config: Arc<WebConfig>,
     /// Sign-in attempts per address.
@@ -77,6 +83,7 @@ impl AppState {
             email,
             metrics: Arc::new(Metrics::new()),
             tokens: Arc::new(TokenCache::new(config.token_cache_ttl)),
+            pages: Arc::new(PageCache::new(config.page_cache_bytes)),
             login_throttle: Arc::new(crate::throttle::Throttle::new(
                 config.login_attempts_per_minute,
                 Duration::from_secs(60),

@@ -2,8 +2,11 @@
 //! paged, exported, and walled per tenant.
 
 use anyhow::Result;
+use domain::audit::{NewAuditEntry, RequestOrigin};
+use domain::TenantScope;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 use testkit::{Db, TestApp};
 
 async fn rename(app: &TestApp, token: &str, name: &str) -> Result<()> {
@@ -31,6 +34,21 @@ async fn entries(app: &TestApp, token: &str, query: &str) -> Result<Value> {
         res.text().await?
     );
     Ok(res.json().await?)
+}
+
+async fn page_cache_hits(app: &TestApp) -> Result<u64> {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .find(|l| l.starts_with(r#"cache_lookups_total{cache="audit_pages",outcome="hit"}"#))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0))
 }
 
 async fn a_mutating_call_writes_one_audit_entry_with_actor_and_origin(db: Db) -> Result<()> {
@@ -228,7 +246,84 @@ async fn tenant_b_cannot_list_page_into_or_change_tenant_a_entries(db: Db) -> Re
     Ok(())
 }
 
+async fn a_new_entry_is_listed_at_once_after_the_same_page_was_served(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    rename(&app, &acme.token, "First").await?;
+    let first = entries(&app, &acme.token, "?limit=5").await?;
+    let hits = page_cache_hits(&app).await?;
+    assert_eq!(first, entries(&app, &acme.token, "?limit=5").await?);
+    assert_eq!(
+        page_cache_hits(&app).await?,
+        hits + 1,
+        "served from the cache"
+    );
+
+    rename(&app, &acme.token, "Second").await?;
+    let after = entries(&app, &acme.token, "?limit=5").await?;
+    assert_eq!(after["items"][0]["metadata"]["name"]["to"], "Second");
+    Ok(())
+}
+
+async fn a_page_served_to_one_tenant_is_never_served_to_another(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let a = app.tenant("Tenant A").await?;
+    let b = app.tenant("Tenant B").await?;
+    rename(&app, &a.token, "Only A").await?;
+    entries(&app, &a.token, "?limit=50").await?;
+    let b_view = entries(&app, &b.token, "?limit=50").await?;
+    for e in b_view["items"].as_array().unwrap() {
+        assert_eq!(e["tenant_id"], b.id.to_string());
+    }
+    Ok(())
+}
+
+async fn an_entry_written_by_another_instance_is_listed_within_a_second(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    entries(&app, &acme.token, "?limit=5").await?;
+    let hits = page_cache_hits(&app).await?;
+    entries(&app, &acme.token, "?limit=5").await?;
+    assert_eq!(
+        page_cache_hits(&app).await?,
+        hits + 1,
+        "served from the cache"
+    );
+
+    // Another server (PostgreSQL) or the admin CLI (SQLite) on the same database.
+    let other = app.db.store().await?;
+    let mut tx = other.write(&TenantScope::system(acme.id)).await?;
+    store::audit::record(
+        &mut tx,
+        NewAuditEntry {
+            action: "test.elsewhere".into(),
+            resource_type: "test".into(),
+            resource_id: None,
+            metadata: json!({}),
+            origin: RequestOrigin::default(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let page = entries(&app, &acme.token, "?limit=5").await?;
+        if page["items"][0]["action"] == "test.elsewhere" {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the other instance's entry never showed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 testkit::on_both_backends!(
+    a_new_entry_is_listed_at_once_after_the_same_page_was_served,
+    a_page_served_to_one_tenant_is_never_served_to_another,
+    an_entry_written_by_another_instance_is_listed_within_a_second,
     a_mutating_call_writes_one_audit_entry_with_actor_and_origin,
     entries_are_listed_newest_first_and_paged_by_cursor,
     entries_are_filtered_by_action_resource_type_and_time,

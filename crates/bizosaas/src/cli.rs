@@ -151,6 +151,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::warn!(%problem, "tenant isolation is weakened; run `bizosaas doctor`");
         }
     }
+    store.listen_for_changes().await;
     let web = config.web_config();
     let sso = auth::sso::Sso::new(config.sso_providers()?, &web.public_url)?;
     let state = api::AppState::new(store.clone(), web, config.email_sender()?);

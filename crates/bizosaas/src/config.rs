@@ -43,6 +43,8 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
     /// Seconds a verified API token is trusted without a database lookup.
     pub token_cache_ttl_secs: u64,
+    /// Bytes of rendered listing pages kept until their data changes; 0 turns the cache off.
+    pub page_cache_bytes: usize,
 }
 
 /// Sign-in settings (`[auth]`, `BIZOS_AUTH_*`).
@@ -181,6 +183,7 @@ impl Default for Config {
                 max_body_bytes: 1024 * 1024,
                 request_timeout_secs: 30,
                 token_cache_ttl_secs: 10,
+                page_cache_bytes: 16 * 1024 * 1024,
             },
             auth: AuthConfig::default(),
             email: EmailConfig::default(),
@@ -324,6 +327,7 @@ impl Config {
             max_body_bytes: self.http.max_body_bytes,
             request_timeout: Duration::from_secs(self.http.request_timeout_secs),
             token_cache_ttl: Duration::from_secs(self.http.token_cache_ttl_secs),
+            page_cache_bytes: self.http.page_cache_bytes,
             registration_open: self.auth.registration_open,
             session_lifetime: chrono::TimeDelta::hours(self.auth.session_hours),
             session_idle: chrono::TimeDelta::minutes(self.auth.session_idle_minutes),

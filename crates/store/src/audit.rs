@@ -1,5 +1,6 @@
 //! The audit log: appended in the transaction of the change it records.
 
+use crate::changes::Topic;
 use crate::tx::{with_conn, TenantTx};
 use crate::Result;
 use chrono::{DateTime, Utc};
@@ -50,6 +51,7 @@ impl From<Row> for AuditEntry {
 /// Appends an entry for the transaction's tenant and actor.
 pub async fn record(tx: &mut TenantTx, entry: NewAuditEntry) -> Result<AuditEntry> {
     let e = entry.into_entry(tx.scope());
+    tx.touch(Topic::AuditLog);
     with_conn!(tx, |c| {
         sqlx::query(
         "INSERT INTO audit_logs (id, tenant_id, user_id, token_id, action, resource_type, resource_id, metadata, ip_address, user_agent, created_at) \

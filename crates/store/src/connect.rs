@@ -1,10 +1,12 @@
 //! Connecting to the configured backend and migrating it.
 
+use crate::changes::Changes;
 use crate::{Result, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub(crate) static SQLITE_MIGRATIONS: sqlx::migrate::Migrator =
@@ -74,6 +76,9 @@ pub(crate) enum Pool {
 pub struct Store {
     pub(crate) pool: Pool,
     migration_url: Option<String>,
+    pub(crate) changes: Arc<Changes>,
+    /// PostgreSQL: the pool of the change-notice listener, once it runs.
+    pub(crate) listener: Arc<OnceLock<PgPool>>,
 }
 
 /// Connection pool occupancy, for the `/metrics` gauges.
@@ -140,8 +145,10 @@ impl Store {
             )));
         };
         Ok(Self {
+            changes: Arc::new(Changes::new(matches!(pool, Pool::Postgres(_)))),
             pool,
             migration_url: config.migration_url.clone(),
+            listener: Arc::new(OnceLock::new()),
         })
     }
 
@@ -195,6 +202,9 @@ impl Store {
         match &self.pool {
             Pool::Sqlite(p) => p.close().await,
             Pool::Postgres(p) => p.close().await,
+        }
+        if let Some(listener) = self.listener.get() {
+            listener.close().await;
         }
     }
 }

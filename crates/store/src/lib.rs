@@ -11,6 +11,7 @@ mod health;
 mod tx;
 
 pub mod audit;
+pub mod changes;
 pub mod idempotency;
 pub mod identities;
 pub mod invitations;

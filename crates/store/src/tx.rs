@@ -1,10 +1,12 @@
 //! Transactions scoped to one tenant.
 
+use crate::changes::{payload, Changes, Topic, CHANNEL};
 use crate::connect::{Pool, Store};
 use crate::Result;
 use domain::TenantScope;
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Sqlite, Transaction};
+use std::sync::Arc;
 
 pub(crate) enum TxInner {
     Sqlite(Transaction<'static, Sqlite>),
@@ -24,6 +26,9 @@ pub(crate) enum TxInner {
 pub struct TenantTx {
     pub(crate) inner: TxInner,
     scope: TenantScope,
+    changes: Arc<Changes>,
+    /// Topics this transaction changed, announced when it commits.
+    touched: Vec<Topic>,
 }
 
 /// Runs `$body` with `$c` bound to the transaction's connection, whichever
@@ -88,6 +93,8 @@ impl Store {
         Ok(TenantTx {
             inner,
             scope: *scope,
+            changes: self.changes.clone(),
+            touched: Vec::new(),
         })
     }
 }
@@ -116,12 +123,38 @@ impl TenantTx {
         matches!(self.inner, TxInner::Sqlite(_) | TxInner::SqliteRead(_))
     }
 
-    /// Makes the changes permanent.
+    /// Marks a topic as changed by this transaction (see [`crate::changes`]).
+    pub(crate) fn touch(&mut self, topic: Topic) {
+        if !self.touched.contains(&topic) {
+            self.touched.push(topic);
+        }
+    }
+
+    /// Makes the changes permanent and announces what changed.
     pub async fn commit(self) -> Result<()> {
+        let tenant = self.scope.tenant();
         match self.inner {
             TxInner::Sqlite(t) => t.commit().await?,
             TxInner::SqliteRead(_) | TxInner::PostgresRead(_) => {}
-            TxInner::Postgres(t) => t.commit().await?,
+            TxInner::Postgres(mut t) => {
+                if !self.touched.is_empty() {
+                    // Queued by PostgreSQL and delivered only if the commit succeeds.
+                    let payloads: Vec<String> = self
+                        .touched
+                        .iter()
+                        .map(|&topic| payload(tenant, topic))
+                        .collect();
+                    sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+                        .bind(CHANNEL)
+                        .bind(payloads)
+                        .execute(&mut *t)
+                        .await?;
+                }
+                t.commit().await?
+            }
+        }
+        for topic in self.touched {
+            self.changes.bump(tenant, topic);
         }
         Ok(())
     }

@@ -58,6 +58,7 @@ impl TestApp {
         sso: Vec<auth::sso::ProviderConfig>,
     ) -> anyhow::Result<Self> {
         let store = db.store().await?;
+        store.listen_for_changes().await;
         let outbox = std::sync::Arc::new(crate::MemoryOutbox::default());
         let state = api::AppState::new(store.clone(), config, outbox.clone());
         let server = api::Server::bind("127.0.0.1:0").await?;

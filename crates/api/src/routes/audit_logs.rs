@@ -4,16 +4,18 @@ use crate::auth::Auth;
 use crate::extract::ApiQuery;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditEntry, AuditFilter};
 use domain::paging::{Cursor, Limit, MAX_LIMIT};
 use domain::tokens::Scope;
+use domain::TenantScope;
 use serde::{Deserialize, Serialize};
 use store::audit;
+use store::changes::Topic;
 
 /// Filters and paging of the audit log.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -93,26 +95,15 @@ pub async fn list(
         until: q.until,
     };
 
-    let mut tx = state.store.read(&scope).await?;
-    if let Some(c) = cursor {
-        if !audit::exists(&mut tx, c.id()).await? {
-            return Err(ApiError::field(
-                "cursor",
-                "does not point into this audit log",
-            ));
-        }
-    }
     let format = q.format.unwrap_or(ExportFormat::Json);
     if format == ExportFormat::Json {
-        let page = audit::list(&mut tx, &filter, cursor, limit).await?;
-        tx.commit().await?;
-        return Ok(Json(AuditPage {
-            items: page.items,
-            next_cursor: page.next_cursor,
-        })
-        .into_response());
+        return page(&state, &scope, &filter, cursor, limit).await;
     }
 
+    let mut tx = state.store.read(&scope).await?;
+    if let Some(c) = cursor {
+        check_cursor(&mut tx, c).await?;
+    }
     // Exports read every matching entry in one snapshot, a page at a time.
     let big = Limit::parse(Some(MAX_LIMIT)).expect("MAX_LIMIT is valid");
     let mut entries = Vec::new();
@@ -139,6 +130,75 @@ pub async fn list(
         body,
     )
         .into_response())
+}
+
+/// One page as JSON, from the page cache while the tenant's log is unchanged
+/// (the log only grows, so a page goes stale only when an entry is added).
+async fn page(
+    state: &AppState,
+    scope: &TenantScope,
+    filter: &AuditFilter,
+    cursor: Option<Cursor>,
+    limit: Limit,
+) -> Result<Response, ApiError> {
+    let (tenant, topic) = (scope.tenant(), Topic::AuditLog);
+    let changes = state.store.changes();
+    // Taken before reading, so a write committed meanwhile makes this page stale.
+    let stamp = changes.stamp(tenant, topic);
+    let key = format!(
+        "{:?}|{:?}|{:?}|{:?}|{}|{:?}",
+        filter.action,
+        filter.resource_type,
+        filter.since,
+        filter.until,
+        limit.get(),
+        cursor.map(|c| c.id())
+    );
+    let outcome = match stamp {
+        None => "bypass",
+        Some(stamp) => match state
+            .pages
+            .get(tenant, topic, &key, stamp, changes.max_age())
+        {
+            Some(body) => {
+                state.metrics.cache_lookup("audit_pages", "hit");
+                return Ok(json_body(body));
+            }
+            None => "miss",
+        },
+    };
+    state.metrics.cache_lookup("audit_pages", outcome);
+    let mut tx = state.store.read(scope).await?;
+    if let Some(c) = cursor {
+        check_cursor(&mut tx, c).await?;
+    }
+    let page = audit::list(&mut tx, filter, cursor, limit).await?;
+    tx.commit().await?;
+    let body = serde_json::to_vec(&AuditPage {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    })
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = Bytes::from(body);
+    if let Some(stamp) = stamp {
+        state.pages.put(tenant, topic, key, stamp, body.clone());
+    }
+    Ok(json_body(body))
+}
+
+fn json_body(body: Bytes) -> Response {
+    ([(CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn check_cursor(tx: &mut store::TenantTx, c: Cursor) -> Result<(), ApiError> {
+    if audit::exists(tx, c.id()).await? {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            "cursor",
+            "does not point into this audit log",
+        ))
+    }
 }
 
 fn to_jsonl(entries: &[AuditEntry]) -> Result<Vec<u8>, ApiError> {
