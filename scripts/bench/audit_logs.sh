@@ -75,6 +75,12 @@ bench() { # backend
   sleep 1
   local idle; idle=$(rss_kb $pid)
   seed "127.0.0.1:$port" "$token"
+  if [ "$backend" = postgres ]; then
+    # Measure the steady state, not autovacuum and a checkpoint catching up
+    # with the 10,000 inserts of the seed on the same two cores.
+    runuser -u postgres -- psql -X -q -h "$BIZOSAAS_SERVICES_DIR/pg/sock" -p "$BIZOSAAS_TEST_PG_PORT" -U postgres -d "$db" \
+      -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+  fi
   local health audit peak=0
   health=$(wrk_run "$backend-healthz" "http://127.0.0.1:$port/healthz")
   ( while kill -0 $pid 2>/dev/null; do rss_kb $pid; sleep 0.5; done ) >"$WORK/$backend.rss" &

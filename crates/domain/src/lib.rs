@@ -8,6 +8,7 @@ pub mod email;
 pub mod ids;
 pub mod paging;
 pub mod roles;
+pub mod secrets;
 pub mod tenancy;
 pub mod tokens;
 pub mod validation;

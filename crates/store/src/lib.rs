@@ -10,6 +10,7 @@ mod error;
 mod health;
 mod tx;
 
+pub mod api_keys;
 pub mod audit;
 pub mod changes;
 pub mod idempotency;
@@ -17,6 +18,7 @@ pub mod identities;
 pub mod invitations;
 pub mod memberships;
 pub mod registrations;
+pub mod sealed;
 pub mod sessions;
 pub mod stats;
 pub mod tenants;

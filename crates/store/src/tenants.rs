@@ -155,3 +155,21 @@ pub async fn rename(tx: &mut TenantTx, name: &DisplayName) -> Result<Tenant> {
     })?;
     Ok(row.into())
 }
+
+/// Every tenant's id, for maintenance that visits each tenant in turn (the
+/// master-key rotation). On PostgreSQL this is the one listing the tenants'
+/// policies allow, and only when the caller declares that maintenance.
+pub async fn all_ids(store: &Store) -> Result<Vec<TenantId>> {
+    const SQL: &str = "SELECT id FROM tenants ORDER BY id";
+    let ids: Vec<Uuid> = match &store.pool {
+        Pool::Sqlite(p) => sqlx::query_scalar(SQL).fetch_all(p).await?,
+        Pool::Postgres(p) => {
+            let mut tx = p.begin().await?;
+            set_local(&mut tx, "app.maintenance", "list_tenants").await?;
+            let ids = sqlx::query_scalar(SQL).fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            ids
+        }
+    };
+    Ok(ids.into_iter().map(TenantId::from_uuid).collect())
+}

@@ -13,6 +13,7 @@ pub mod e2e;
 pub mod oidc;
 mod outbox;
 pub mod proxy;
+pub mod vault;
 
 pub use app::{TestApp, TestTenant, MEMBER_PASSWORD};
 pub use browser::{Browser, Page};
