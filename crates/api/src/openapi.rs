@@ -1,6 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use crate::routes::{audit_logs, auth, health, invitations, me, members, tenant, tokens};
+use crate::routes::{
+    audit_logs, auth, health, invitations, me, members, tenant, tokens, vault_keys,
+};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -18,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         tenant::get, tenant::update,
         tokens::create, tokens::list, tokens::get, tokens::revoke,
         tokens::create_personal, tokens::list_personal, tokens::revoke_personal,
+        vault_keys::add, vault_keys::list, vault_keys::test, vault_keys::revoke,
     ),
     components(schemas(crate::problem::Problem, domain::validation::FieldError, domain::tokens::Scope, domain::tokens::TokenKind)),
     modifiers(&BearerAuth),
@@ -28,6 +31,7 @@ use utoipa::{Modify, OpenApi};
         (name = "audit", description = "The tenant's audit log"),
         (name = "tenant", description = "The caller's tenant"),
         (name = "tokens", description = "API tokens"),
+        (name = "byok", description = "The tenant's own LLM provider keys, kept in the secret store"),
     )
 )]
 pub struct ApiDoc;

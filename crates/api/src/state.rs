@@ -3,7 +3,9 @@
 use crate::auth::TokenCache;
 use crate::metrics::Metrics;
 use crate::page_cache::PageCache;
+use ai::providers::KeyChecker;
 use domain::email::EmailSender;
+use domain::secrets::SecretStore;
 use std::sync::Arc;
 use std::time::Duration;
 use store::Store;
@@ -74,13 +76,25 @@ pub struct AppState {
     pub login_throttle: Arc<crate::throttle::Throttle>,
     /// Outgoing email (invitations).
     pub email: Arc<dyn EmailSender>,
+    /// Tenants' secrets (provider keys, connector credentials).
+    pub secrets: Arc<dyn SecretStore>,
+    /// Checks provider keys with their providers.
+    pub providers: Arc<KeyChecker>,
 }
 
 impl AppState {
     /// State around a connected store.
-    pub fn new(store: Store, config: WebConfig, email: Arc<dyn EmailSender>) -> Self {
+    pub fn new(
+        store: Store,
+        config: WebConfig,
+        email: Arc<dyn EmailSender>,
+        secrets: Arc<dyn SecretStore>,
+        providers: KeyChecker,
+    ) -> Self {
         Self {
             email,
+            secrets,
+            providers: Arc::new(providers),
             metrics: Arc::new(Metrics::new()),
             tokens: Arc::new(TokenCache::new(config.token_cache_ttl)),
             pages: Arc::new(PageCache::new(config.page_cache_bytes)),

@@ -52,10 +52,20 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool(db: Db) ->
 async fn migrations_not_applied_make_readyz_say_so(db: Db) -> Result<()> {
     let test_db = TestDb::create(db).await?;
     let store = store::Store::connect(&test_db.config).await?;
+    let keys = tempfile::tempdir()?;
+    let secrets = secrets::open(
+        &secrets::Backend::Local(secrets::local::keyring::KeySource::File(
+            keys.path().join("master.key"),
+        )),
+        &store,
+        std::time::Duration::ZERO,
+    )?;
     let state = api::AppState::new(
-        store,
+        store.clone(),
         api::WebConfig::default(),
         std::sync::Arc::new(testkit::MemoryOutbox::default()),
+        secrets,
+        ai::providers::KeyChecker::new(ai::providers::Endpoints::default()),
     );
     let server = api::Server::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/readyz", server.local_addr());

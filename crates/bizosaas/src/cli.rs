@@ -154,7 +154,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     store.listen_for_changes().await;
     let web = config.web_config();
     let sso = auth::sso::Sso::new(config.sso_providers()?, &web.public_url)?;
-    let state = api::AppState::new(store.clone(), web, config.email_sender()?);
+    let state = api::AppState::new(
+        store.clone(),
+        web,
+        config.email_sender()?,
+        config.secret_store(&store)?,
+        config.key_checker(),
+    );
     let server = api::Server::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -138,6 +138,97 @@ pub struct SsoConfig {
     pub oidc: Vec<OidcIssuer>,
 }
 
+/// Which secret store holds tenants' secrets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretsBackendKind {
+    /// The local sealed store (embedded default).
+    #[default]
+    Local,
+    /// HashiCorp Vault or OpenBao.
+    Vault,
+}
+
+/// Secrets (`[secrets]`, `BIZOS_SECRETS_*`). The master key itself is never
+/// configured here: it is the key file, or `BIZOS_MASTER_KEY`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// `local` or `vault`.
+    pub backend: SecretsBackendKind,
+    /// The local store's master key file (default `<data_dir>/master.key`).
+    pub master_key_file: Option<PathBuf>,
+    /// Seconds a read secret may be served from memory (revocations clear it sooner).
+    pub cache_ttl_secs: u64,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        Self {
+            backend: SecretsBackendKind::Local,
+            master_key_file: None,
+            cache_ttl_secs: 60,
+        }
+    }
+}
+
+/// Vault / OpenBao (`[vault]`; the standard `VAULT_ADDR`, `VAULT_KV_MOUNT`,
+/// `VAULT_ROLE_ID`). The token (`VAULT_TOKEN`) and AppRole secret id
+/// (`VAULT_SECRET_ID`) are read from the environment only.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultSection {
+    /// Server address.
+    pub addr: Option<String>,
+    /// KV v2 mount.
+    pub kv_mount: String,
+    /// AppRole role id (with `VAULT_SECRET_ID`); without it, `VAULT_TOKEN` is used.
+    pub role_id: Option<String>,
+    /// AppRole auth mount.
+    pub approle_mount: String,
+    /// Seconds per request.
+    pub timeout_secs: u64,
+}
+
+impl Default for VaultSection {
+    fn default() -> Self {
+        Self {
+            addr: None,
+            kv_mount: "secret".into(),
+            role_id: None,
+            approle_mount: "approle".into(),
+            timeout_secs: 5,
+        }
+    }
+}
+
+/// LLM providers (`[ai]`, `BIZOS_AI_*`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AiConfig {
+    /// OpenAI API base.
+    pub openai_base_url: String,
+    /// Anthropic API base.
+    pub anthropic_base_url: String,
+    /// OpenRouter API base.
+    pub openrouter_base_url: String,
+    /// Allow OpenAI-compatible endpoints over http or on private addresses
+    /// (self-hosted model servers on your network).
+    pub allow_private_endpoints: bool,
+}
+
+impl Default for AiConfig {
+    fn default() -> Self {
+        let e = ai::providers::Endpoints::default();
+        Self {
+            openai_base_url: e.openai,
+            anthropic_base_url: e.anthropic,
+            openrouter_base_url: e.openrouter,
+            allow_private_endpoints: e.allow_private_endpoints,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,6 +252,15 @@ pub struct Config {
     /// Single sign-on providers.
     #[serde(default)]
     pub sso: SsoConfig,
+    /// Secret store.
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+    /// Vault / OpenBao.
+    #[serde(default)]
+    pub vault: VaultSection,
+    /// LLM providers.
+    #[serde(default)]
+    pub ai: AiConfig,
     /// The address users reach this instance at, for links in email
     /// (default: http://<listen>).
     pub public_url: Option<String>,
@@ -188,6 +288,9 @@ impl Default for Config {
             auth: AuthConfig::default(),
             email: EmailConfig::default(),
             sso: SsoConfig::default(),
+            secrets: SecretsConfig::default(),
+            vault: VaultSection::default(),
+            ai: AiConfig::default(),
             public_url: None,
         }
     }
@@ -206,6 +309,7 @@ const SECTIONS: &[&str] = &[
     "auth",
     "vault",
     "temporal",
+    "ai",
 ];
 
 fn env_key(key: &str) -> String {
@@ -237,13 +341,27 @@ impl Config {
         fig = fig
             .merge(
                 Env::prefixed("BIZOS_")
+                    // The master key is read where it is used, never kept in Config.
+                    .filter(|k| !k.as_str().eq_ignore_ascii_case("master_key"))
                     .map(|k| env_key(k.as_str()).into())
                     .lowercase(false),
             )
             .merge(
                 Env::raw()
-                    .only(&["DATABASE_URL"])
-                    .map(|_| "database.url".into()),
+                    .only(&[
+                        "DATABASE_URL",
+                        "VAULT_ADDR",
+                        "VAULT_KV_MOUNT",
+                        "VAULT_ROLE_ID",
+                    ])
+                    .map(|k| match k.as_str() {
+                        "DATABASE_URL" => "database.url".into(),
+                        other => format!(
+                            "vault.{}",
+                            other.to_ascii_lowercase().trim_start_matches("vault_")
+                        )
+                        .into(),
+                    }),
             );
         fig.extract().context("invalid configuration")
     }
@@ -319,6 +437,78 @@ impl Config {
             ));
         }
         Ok(out)
+    }
+
+    /// Where the secret store is and how to reach it.
+    pub fn secrets_backend(&self) -> anyhow::Result<secrets::Backend> {
+        use secrets::local::keyring::KeySource;
+        use secrets::vault::{VaultAuth, VaultConfig};
+        Ok(match self.secrets.backend {
+            SecretsBackendKind::Local => match std::env::var("BIZOS_MASTER_KEY") {
+                Ok(keys) if !keys.is_empty() => {
+                    secrets::Backend::Local(KeySource::Env(keys.into()))
+                }
+                _ => secrets::Backend::Local(KeySource::File(
+                    self.secrets
+                        .master_key_file
+                        .clone()
+                        .unwrap_or_else(|| self.data_dir.join("master.key")),
+                )),
+            },
+            SecretsBackendKind::Vault => {
+                let addr = self
+                    .vault
+                    .addr
+                    .clone()
+                    .context("secrets.backend = vault needs VAULT_ADDR")?;
+                let auth = match &self.vault.role_id {
+                    Some(role_id) => VaultAuth::AppRole {
+                        mount: self.vault.approle_mount.clone(),
+                        role_id: role_id.clone(),
+                        secret_id: std::env::var("VAULT_SECRET_ID")
+                            .context("AppRole (VAULT_ROLE_ID) needs VAULT_SECRET_ID")?
+                            .into(),
+                    },
+                    None => VaultAuth::Token(
+                        std::env::var("VAULT_TOKEN")
+                            .context("secrets.backend = vault needs VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID")?
+                            .into(),
+                    ),
+                };
+                secrets::Backend::Vault(VaultConfig {
+                    addr,
+                    auth,
+                    mount: self.vault.kv_mount.clone(),
+                    timeout: Duration::from_secs(self.vault.timeout_secs),
+                })
+            }
+        })
+    }
+
+    /// The secret store, with its cache.
+    pub fn secret_store(
+        &self,
+        store: &store::Store,
+    ) -> anyhow::Result<std::sync::Arc<dyn domain::secrets::SecretStore>> {
+        Ok(secrets::open(
+            &self.secrets_backend()?,
+            store,
+            Duration::from_secs(self.secrets.cache_ttl_secs),
+        )?)
+    }
+
+    /// The provider key checker.
+    pub fn key_checker(&self) -> ai::providers::KeyChecker {
+        ai::providers::KeyChecker::new(ai::providers::Endpoints {
+            openai: self.ai.openai_base_url.trim_end_matches('/').to_string(),
+            anthropic: self.ai.anthropic_base_url.trim_end_matches('/').to_string(),
+            openrouter: self
+                .ai
+                .openrouter_base_url
+                .trim_end_matches('/')
+                .to_string(),
+            allow_private_endpoints: self.ai.allow_private_endpoints,
+        })
     }
 
     /// HTTP settings.

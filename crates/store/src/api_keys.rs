@@ -6,7 +6,7 @@ use crate::tx::{with_conn, TenantTx};
 use crate::{audit, Result};
 use chrono::{DateTime, Utc};
 use domain::audit::{NewAuditEntry, RequestOrigin};
-use domain::{TenantId, UserId};
+use domain::{Actor, TenantId, TokenId, UserId};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -25,8 +25,8 @@ pub struct ApiKeyRef {
     pub base_url: Option<String>,
     /// The key's last four characters.
     pub key_hint: String,
-    /// Who added it.
-    pub added_by: Option<UserId>,
+    /// Who added it: a signed-in user, an API token, or the operator (neither).
+    pub added_by: Actor,
     /// When it was added.
     pub created_at: DateTime<Utc>,
     /// When it was last checked against the provider.
@@ -45,7 +45,8 @@ struct Row {
     vault_path: String,
     base_url: Option<String>,
     key_hint: String,
-    added_by: Option<Uuid>,
+    added_by_user: Option<Uuid>,
+    added_by_token: Option<Uuid>,
     created_at: DateTime<Utc>,
     last_tested_at: Option<DateTime<Utc>>,
     last_test_ok: Option<bool>,
@@ -61,7 +62,11 @@ impl From<Row> for ApiKeyRef {
             vault_path: r.vault_path,
             base_url: r.base_url,
             key_hint: r.key_hint,
-            added_by: r.added_by.map(UserId::from_uuid),
+            added_by: match (r.added_by_user, r.added_by_token) {
+                (Some(u), _) => Actor::User(UserId::from_uuid(u)),
+                (None, Some(t)) => Actor::Token(TokenId::from_uuid(t)),
+                (None, None) => Actor::System,
+            },
             created_at: r.created_at,
             last_tested_at: r.last_tested_at,
             last_test_ok: r.last_test_ok,
@@ -71,7 +76,7 @@ impl From<Row> for ApiKeyRef {
 }
 
 const COLUMNS: &str =
-    "SELECT id, tenant_id, service, vault_path, base_url, key_hint, added_by, created_at, \
+    "SELECT id, tenant_id, service, vault_path, base_url, key_hint, added_by_user, added_by_token, created_at, \
      last_tested_at, last_test_ok, last_test_detail FROM api_key_refs WHERE tenant_id = $1";
 
 /// A key about to be referenced.
@@ -107,7 +112,7 @@ pub async fn upsert(tx: &mut TenantTx, new: NewApiKeyRef) -> Result<ApiKeyRef> {
         vault_path: new.vault_path,
         base_url: new.base_url,
         key_hint: new.key_hint,
-        added_by: tx.scope().actor().user_id(),
+        added_by: tx.scope().actor(),
         created_at: now,
         last_tested_at: tested_at,
         last_test_ok: ok,
@@ -125,9 +130,9 @@ pub async fn upsert(tx: &mut TenantTx, new: NewApiKeyRef) -> Result<ApiKeyRef> {
     }
     with_conn!(tx, |c| {
         sqlx::query(
-        "INSERT INTO api_key_refs (id, tenant_id, service, vault_path, base_url, key_hint, added_by, \
-         created_at, last_tested_at, last_test_ok, last_test_detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        "INSERT INTO api_key_refs (id, tenant_id, service, vault_path, base_url, key_hint, added_by_user, \
+         added_by_token, created_at, last_tested_at, last_test_ok, last_test_detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     )
     .bind(key.id)
     .bind(tenant.as_uuid())
@@ -135,7 +140,8 @@ pub async fn upsert(tx: &mut TenantTx, new: NewApiKeyRef) -> Result<ApiKeyRef> {
     .bind(&key.vault_path)
     .bind(&key.base_url)
     .bind(&key.key_hint)
-    .bind(key.added_by.map(|u| u.as_uuid()))
+    .bind(key.added_by.user_id().map(|u| u.as_uuid()))
+    .bind(key.added_by.token_id().map(|t| t.as_uuid()))
     .bind(key.created_at)
     .bind(key.last_tested_at)
     .bind(key.last_test_ok)
@@ -191,9 +197,8 @@ pub async fn record_test(
     origin: RequestOrigin,
 ) -> Result<Option<ApiKeyRef>> {
     let tenant = tx.scope().tenant().as_uuid();
-    let n =
-        with_conn!(tx, |c| {
-            sqlx::query(
+    let n = with_conn!(tx, |c| {
+        sqlx::query(
         "UPDATE api_key_refs SET last_tested_at = $1, last_test_ok = $2, last_test_detail = $3 \
          WHERE tenant_id = $4 AND service = $5"
     )
@@ -205,7 +210,7 @@ pub async fn record_test(
     .execute(c)
     .await
     .map(|r| r.rows_affected())
-        })?;
+    })?;
     if n == 0 {
         return Ok(None);
     }

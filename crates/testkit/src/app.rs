@@ -25,6 +25,10 @@ pub struct TestApp {
     state: api::AppState,
     /// Email the app sent.
     pub outbox: std::sync::Arc<crate::MemoryOutbox>,
+    /// The LLM providers the app checks keys with.
+    pub llm: crate::llm::ProviderSim,
+    /// Where the local sealed store's master key file is.
+    pub keys_dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -57,10 +61,49 @@ impl TestApp {
         config: api::WebConfig,
         sso: Vec<auth::sso::ProviderConfig>,
     ) -> anyhow::Result<Self> {
+        Self::spawn_all(db, config, sso, None).await
+    }
+
+    /// Starts the app with its secrets in Vault / OpenBao.
+    pub async fn spawn_with_vault(
+        db: Db,
+        vault: secrets::vault::VaultConfig,
+    ) -> anyhow::Result<Self> {
+        let db = TestDb::create(db).await?;
+        Self::spawn_all(
+            db,
+            api::WebConfig::default(),
+            vec![],
+            Some(secrets::Backend::Vault(vault)),
+        )
+        .await
+    }
+
+    /// Starts the app; secrets in the local sealed store unless `secrets` says otherwise.
+    pub async fn spawn_all(
+        db: TestDb,
+        config: api::WebConfig,
+        sso: Vec<auth::sso::ProviderConfig>,
+        secrets: Option<secrets::Backend>,
+    ) -> anyhow::Result<Self> {
         let store = db.store().await?;
         store.listen_for_changes().await;
         let outbox = std::sync::Arc::new(crate::MemoryOutbox::default());
-        let state = api::AppState::new(store.clone(), config, outbox.clone());
+        let llm = crate::llm::ProviderSim::start().await?;
+        let keys_dir = tempfile::tempdir()?;
+        let backend = secrets.unwrap_or_else(|| {
+            secrets::Backend::Local(secrets::local::keyring::KeySource::File(
+                keys_dir.path().join("master.key"),
+            ))
+        });
+        let secret_store = secrets::open(&backend, &store, std::time::Duration::from_secs(60))?;
+        let state = api::AppState::new(
+            store.clone(),
+            config,
+            outbox.clone(),
+            secret_store,
+            ai::providers::KeyChecker::new(llm.endpoints()),
+        );
         let server = api::Server::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", server.local_addr());
         let app = portal::app_with(state.clone(), auth::sso::Sso::new(sso, &base)?);
@@ -75,6 +118,8 @@ impl TestApp {
             client: Client::new(),
             state,
             outbox,
+            llm,
+            keys_dir,
             stop: Some(tx),
         })
     }

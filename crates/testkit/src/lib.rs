@@ -10,6 +10,7 @@ mod app;
 mod browser;
 mod db;
 pub mod e2e;
+pub mod llm;
 pub mod oidc;
 mod outbox;
 pub mod proxy;

@@ -9,6 +9,7 @@ pub mod me;
 pub mod members;
 pub mod tenant;
 pub mod tokens;
+pub mod vault_keys;
 
 use crate::state::AppState;
 use axum::routing::get;
@@ -52,6 +53,15 @@ pub fn api_v1() -> Router<AppState> {
         .route(
             "/api/v1/tokens/{id}",
             get(tokens::get).delete(tokens::revoke),
+        )
+        .route("/api/v1/vault/keys", get(vault_keys::list))
+        .route(
+            "/api/v1/vault/keys/{service}",
+            axum::routing::post(vault_keys::add).delete(vault_keys::revoke),
+        )
+        .route(
+            "/api/v1/vault/keys/{service}/test",
+            axum::routing::post(vault_keys::test),
         )
 }
 
