@@ -78,7 +78,12 @@ impl SecretStore for CachedStore {
                 .unwrap_or_else(|e| e.into_inner())
                 .get(path)
             {
-                if e.stamp == stamp && e.stored.elapsed() < self.ttl {
+                let max_age = self
+                    .store
+                    .changes()
+                    .max_age()
+                    .map_or(self.ttl, |bound| bound.min(self.ttl));
+                if e.stamp == stamp && e.stored.elapsed() < max_age {
                     return Ok(e.secret.clone());
                 }
             }
