@@ -98,6 +98,10 @@ pub enum AdminCommand {
         #[arg(long = "scope", default_value = "admin")]
         scopes: Vec<Scope>,
     },
+    /// Rotate the local secret store's master key: a new key seals from now
+    /// on, every stored data key is re-wrapped under it while servers keep
+    /// running, then the old key is retired.
+    RotateMasterKey,
 }
 
 /// Runs a parsed command line.
@@ -127,7 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin(cmd) => {
             let store = open(&config).await?;
             store.migrate().await.context("migration failed")?;
-            admin(&store, cmd).await?;
+            admin(&config, &store, cmd).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor => crate::cli::doctor(&config).await,
@@ -197,7 +201,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-async fn admin(store: &Store, cmd: AdminCommand) -> anyhow::Result<()> {
+async fn admin(config: &Config, store: &Store, cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
         AdminCommand::CreateTenant { name } => {
             let name = DisplayName::parse(&name).map_err(|m| anyhow::anyhow!("--name {m}"))?;
@@ -291,6 +295,7 @@ async fn admin(store: &Store, cmd: AdminCommand) -> anyhow::Result<()> {
                 email.as_str()
             );
         }
+        AdminCommand::RotateMasterKey => crate::rotate::rotate_master_key(config, store).await?,
         AdminCommand::CreateToken {
             tenant,
             name,
@@ -398,6 +403,21 @@ pub async fn doctor(config: &Config) -> anyhow::Result<ExitCode> {
             "SQLite: every repository query filters by tenant".into(),
         ),
         Err(e) => report(false, "row-level security", e.to_string()),
+    }
+    match config.secret_store(&store) {
+        Ok(secrets) => match secrets.check().await {
+            Ok(checked) => report(
+                true,
+                &format!("secret store ({})", secrets.name()),
+                checked.join("; "),
+            ),
+            Err(e) => report(
+                false,
+                &format!("secret store ({})", secrets.name()),
+                e.to_string(),
+            ),
+        },
+        Err(e) => report(false, "secret store configuration", format!("{e:#}")),
     }
     if config.database.url.is_none() {
         let probe = config.data_dir.join(".doctor-probe");

@@ -89,6 +89,19 @@ pub async fn wrapped_by_other_keys(
     .await)?)
 }
 
+/// How many of the tenant's rows are not wrapped by `key_id`.
+pub async fn count_wrapped_by_other_keys(tx: &mut TenantTx, key_id: &str) -> Result<usize> {
+    let tenant = tx.scope().tenant().as_uuid();
+    let n: i64 = with_conn!(tx, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sealed_secrets WHERE tenant_id = $1 AND key_id <> $2"
+    )
+    .bind(tenant)
+    .bind(key_id)
+    .fetch_one(c)
+    .await)?;
+    Ok(n as usize)
+}
+
 /// Replaces a row's wrapped data key, only if it is still wrapped by
 /// `old_key_id` (a concurrent write wins); true if replaced.
 pub async fn rewrap(

@@ -161,6 +161,19 @@ impl LocalStore {
         Ok(done)
     }
 
+    /// How many stored values are not yet wrapped by the primary key.
+    pub async fn count_to_rewrap(&self) -> Result<usize, SecretsError> {
+        let ring = self.reload()?;
+        let (primary_id, _) = ring.primary();
+        let mut n = 0;
+        for tenant in store::tenants::all_ids(&self.store).await? {
+            let mut tx = self.store.read(&TenantScope::system(tenant)).await?;
+            n += sealed::count_wrapped_by_other_keys(&mut tx, primary_id).await?;
+            tx.commit().await?;
+        }
+        Ok(n)
+    }
+
     /// The ids of the loaded master keys, the primary first.
     pub fn key_ids(&self) -> Vec<String> {
         self.ring().ids()
