@@ -18,7 +18,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use pages::{audit, auth, dashboard, settings};
+use pages::{audit, auth, byok, dashboard, settings};
 
 /// The whole app: the API and the portal, without single sign-on.
 pub fn app(state: AppState) -> Router {
@@ -80,6 +80,9 @@ fn pages(state: AppState) -> Router<AppState> {
         )
         .route("/settings/tokens/{id}/revoke", post(settings::token_revoke))
         .route("/settings/audit-log", get(audit::list))
+        .route("/ai-agents/byok", get(byok::list).post(byok::add))
+        .route("/ai-agents/byok/{service}/test", post(byok::test))
+        .route("/ai-agents/byok/{service}/revoke", post(byok::revoke))
         .route("/settings/audit-log/export", get(audit::export))
         .route("/auth/sso/{provider}", get(sso::start))
         .route("/auth/sso/{provider}/callback", get(sso::callback))

@@ -40,7 +40,7 @@ pub const SECTIONS: &[Section] = &[
     Section { key: "dashboard", href: "/dashboard", label: "Dashboard", pending: None },
     Section { key: "agents", href: "/agents", label: "AI Agents", pending: pending(
         "Your AI agents: their instructions, the documents they know, the connectors they act through, and the LLM keys (BYOK) they run on.",
-        "Add an LLM provider key in Settings first.", "/settings/profile") },
+        "Add an LLM provider key first.", "/ai-agents/byok") },
     Section { key: "knowledge", href: "/knowledge", label: "Knowledge", pending: pending(
         "The documents your agents answer from, with their indexing status.",
         "Upload documents here once knowledge indexing is enabled.", "/dashboard") },

@@ -22,6 +22,7 @@ const SECTIONS: &[&str] = &[
     "/settings/profile",
     "/settings/members",
     "/settings/tokens",
+    "/ai-agents/byok",
 ];
 
 async fn app_with_member(role: Role) -> Result<(TestApp, testkit::TestTenant)> {
@@ -406,5 +407,53 @@ async fn removing_a_member_asks_in_a_dialog_first() -> Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(chrome.text(".toast").await?.contains("removed"));
     assert!(!chrome.text("tbody").await?.contains("max@acme.io"));
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_and_revoking_a_provider_key_in_the_browser() -> Result<()> {
+    let (app, _) = app_with_member(Role::Admin).await?;
+    app.llm.accept("sk-proj-browser-key-00000QRST");
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    chrome.goto("/ai-agents/byok").await?;
+    chrome
+        .fill("api_key", "sk-proj-wrong-key-000000000")
+        .await?;
+    chrome
+        .click("form[action='/ai-agents/byok'] button.btn-primary")
+        .await?;
+    assert!(chrome
+        .wait_text(".field-error")
+        .await?
+        .contains("OpenAI rejected the key"));
+    chrome.screenshot("byok-rejected").await?;
+    chrome
+        .fill("api_key", "sk-proj-browser-key-00000QRST")
+        .await?;
+    chrome
+        .click("form[action='/ai-agents/byok'] button.btn-primary")
+        .await?;
+    assert!(chrome.wait_text(".toast").await?.contains("ending in QRST"));
+    assert!(chrome.text("tbody").await?.contains("…QRST"));
+    chrome.screenshot("byok-saved").await?;
+    chrome
+        .click("form[action='/ai-agents/byok/openai/revoke'] button")
+        .await?;
+    assert!(chrome
+        .text("#confirm")
+        .await?
+        .contains("Revoke the OpenAI key"));
+    chrome.click("[data-dialog-ok]").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(chrome.wait_text(".toast").await?.contains("revoked"));
+    chrome.screenshot("byok-revoked").await?;
+    assert!(!chrome.text("tbody").await?.contains("…QRST"));
+    // The browser itself notes the rejected form's 422; nothing else may fail.
+    let errors = chrome.console_errors().await?;
+    assert!(
+        errors.iter().all(|e| e.contains("status of 422")),
+        "{errors:?}"
+    );
     chrome.close().await
 }

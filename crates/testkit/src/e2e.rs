@@ -213,6 +213,18 @@ impl Chrome {
         Ok(self.client.find(Locator::Css(css)).await?.text().await?)
     }
 
+    /// The text of the first element matching a CSS selector, waiting up to
+    /// 5 s for it to appear (after a click that loads a page).
+    pub async fn wait_text(&self, css: &str) -> anyhow::Result<String> {
+        let el = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(5))
+            .for_element(Locator::Css(css))
+            .await?;
+        Ok(el.text().await?)
+    }
+
     /// Saves a screenshot as `target/e2e/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
         let png = self.client.screenshot().await?;

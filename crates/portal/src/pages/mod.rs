@@ -2,5 +2,6 @@
 
 pub mod audit;
 pub mod auth;
+pub mod byok;
 pub mod dashboard;
 pub mod settings;
