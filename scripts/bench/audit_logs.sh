@@ -13,6 +13,13 @@ DURATION="${DURATION:-15s}"
 CONNS="${CONNS:-32}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bizosaas/target}"
 export BIZOSAAS_SERVICES_DIR="${BIZOSAAS_SERVICES_DIR:-/var/tmp/bizosaas-services}"
+# PIN=1 gives wrk one core and the server (and its database) the other, so
+# the load generator does not preempt the server it measures.
+if [ "${PIN:-0}" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+  WRK_PIN="taskset -c 1"; SERVER_PIN="taskset -c 0"
+else
+  WRK_PIN=""; SERVER_PIN=""
+fi
 command -v wrk >/dev/null || { apt-get update -qq >/dev/null; apt-get install -y -qq wrk >/dev/null; }
 cargo build --release -q -p bizosaas
 BIN="$CARGO_TARGET_DIR/release/bizosaas"
@@ -43,7 +50,7 @@ PY
 wrk_run() { # label url [token]
   local hdr=()
   [ -n "${3:-}" ] && hdr=(-H "Authorization: Bearer $3")
-  wrk -t2 -c"$CONNS" -d"$DURATION" --latency "${hdr[@]}" "$2" >"$WORK/$1.txt"
+  $WRK_PIN wrk -t2 -c"$CONNS" -d"$DURATION" --latency "${hdr[@]}" "$2" >"$WORK/$1.txt"
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$1.txt")
   p50=$(awk '$1=="50%" {print $2}' "$WORK/$1.txt")
@@ -59,6 +66,11 @@ bench() { # backend
     bash scripts/services.sh >/dev/null 2>&1
     # shellcheck disable=SC1091
     source "$BIZOSAAS_SERVICES_DIR/env"
+    # Leftover test and bench databases make autovacuum wake every few
+    # hundred milliseconds to visit each of them, on the cores being measured.
+    runuser -u postgres -- psql -X -q -h "$BIZOSAAS_SERVICES_DIR/pg/sock" -p "$BIZOSAAS_TEST_PG_PORT" -U postgres -d postgres -At \
+      -c "SELECT format('DROP DATABASE %I WITH (FORCE);', datname) FROM pg_database WHERE datname LIKE 't\_%' OR datname LIKE 'bench\_%'" \
+      | runuser -u postgres -- psql -X -q -h "$BIZOSAAS_SERVICES_DIR/pg/sock" -p "$BIZOSAAS_TEST_PG_PORT" -U postgres -d postgres >/dev/null
     local db="bench_$(date +%s)"
     runuser -u postgres -- psql -X -q -h "$BIZOSAAS_SERVICES_DIR/pg/sock" -p "$BIZOSAAS_TEST_PG_PORT" -U postgres -d postgres \
       -c "CREATE DATABASE $db OWNER bizosaas_owner" >/dev/null
@@ -67,7 +79,7 @@ bench() { # backend
          ${POOL:+BIZOS_DATABASE_MAX_CONNECTIONS=$POOL})
   fi
   local start; start=$(date +%s%N)
-  env "${env[@]}" "$BIN" --data-dir "$data" serve --listen "127.0.0.1:$port" >"$WORK/$backend.out" 2>"$WORK/$backend.log" &
+  env "${env[@]}" $SERVER_PIN "$BIN" --data-dir "$data" serve --listen "127.0.0.1:$port" >"$WORK/$backend.out" 2>"$WORK/$backend.log" &
   local pid=$!
   local ready_ms; ready_ms=$(wait_ready "http://127.0.0.1:$port" "$start")
   env "${env[@]}" "$BIN" --data-dir "$data" admin create-tenant --name Bench >/dev/null 2>&1
@@ -87,6 +99,7 @@ bench() { # backend
   local sampler=$!
   audit=$(wrk_run "$backend-audit" "http://127.0.0.1:$port/api/v1/audit-logs?limit=50" "$token")
   kill $sampler 2>/dev/null || true
+  curl -s "http://127.0.0.1:$port/metrics" | grep '^cache_lookups_total' | sed "s/^/[$backend] /" >&2
   peak=$(sort -n "$WORK/$backend.rss" | tail -1)
   kill -TERM $pid; wait $pid || true
   read -r h_rps h_p50 h_p99 <<<"$health"

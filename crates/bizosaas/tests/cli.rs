@@ -153,6 +153,53 @@ fn migrate_and_doctor_succeed_on_the_embedded_default() -> Result<()> {
     assert!(
         text.contains("[ ok ] database reachable") && text.contains("[ ok ] migrations applied")
     );
+    assert!(text.contains("[ ok ] secret store (local)"), "{text}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_openbao_end_to_end_and_names_a_missing_mount() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let vault = testkit::vault::TestVault::create().await?;
+    let token = vault.token(Duration::from_secs(600)).await?;
+    let run = |mount: &str| {
+        bizosaas(dir.path())
+            .arg("doctor")
+            .env("BIZOS_SECRETS_BACKEND", "vault")
+            .env("VAULT_ADDR", &vault.addr)
+            .env("VAULT_TOKEN", &token)
+            .env("VAULT_KV_MOUNT", mount)
+            .output()
+    };
+    let out = run(&vault.mount)?;
+    let text = String::from_utf8(out.stdout)?;
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("[ ok ] secret store (vault)"), "{text}");
+    assert!(text.contains("write, read and delete round trip"), "{text}");
+    let out = run("no-such-mount")?;
+    let text = String::from_utf8(out.stdout)?;
+    assert!(!out.status.success());
+    assert!(text.contains("[FAIL] secret store (vault)"), "{text}");
+    Ok(())
+}
+
+#[test]
+fn rotating_the_master_key_replaces_the_key_file_and_keeps_it_private() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let key_file = dir.path().join("master.key");
+    assert!(bizosaas(dir.path()).arg("doctor").output()?.status.success());
+    let before = std::fs::read_to_string(&key_file)?;
+    let out = bizosaas(dir.path())
+        .args(["admin", "rotate-master-key"])
+        .output()?;
+    let text = String::from_utf8(out.stdout)?;
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("new master key") && text.contains("done:"), "{text}");
+    let after = std::fs::read_to_string(&key_file)?;
+    assert_ne!(before, after);
+    assert_eq!(after.lines().filter(|l| !l.starts_with('#')).count(), 1);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key_file)?.permissions().mode() & 0o777, 0o600);
     Ok(())
 }
 
