@@ -187,19 +187,33 @@ async fn doctor_checks_openbao_end_to_end_and_names_a_missing_mount() -> Result<
 fn rotating_the_master_key_replaces_the_key_file_and_keeps_it_private() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let key_file = dir.path().join("master.key");
-    assert!(bizosaas(dir.path()).arg("doctor").output()?.status.success());
+    assert!(bizosaas(dir.path())
+        .arg("doctor")
+        .output()?
+        .status
+        .success());
     let before = std::fs::read_to_string(&key_file)?;
     let out = bizosaas(dir.path())
         .args(["admin", "rotate-master-key"])
         .output()?;
     let text = String::from_utf8(out.stdout)?;
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("new master key") && text.contains("done:"), "{text}");
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("new master key") && text.contains("done:"),
+        "{text}"
+    );
     let after = std::fs::read_to_string(&key_file)?;
     assert_ne!(before, after);
     assert_eq!(after.lines().filter(|l| !l.starts_with('#')).count(), 1);
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&key_file)?.permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&key_file)?.permissions().mode() & 0o777,
+        0o600
+    );
     Ok(())
 }
 
