@@ -42,9 +42,16 @@ fn rule(method: &str, path: &str) -> Option<(Role, Value)> {
             json!({ "current_password": "x", "new_password": "short" }),
         ),
         ("post", "/auth/logout-all") => (Role::Viewer, none),
+        ("get", "/api/v1/vault/keys") => (Role::Admin, none),
+        ("post", "/api/v1/vault/keys/{service}") => (Role::Admin, json!({ "api_key": RBAC_KEY })),
+        ("delete", "/api/v1/vault/keys/{service}") => (Role::Admin, none),
+        ("post", "/api/v1/vault/keys/{service}/test") => (Role::Admin, none),
         _ => return None,
     })
 }
+
+/// The provider key the BYOK operations store (the simulator accepts it).
+const RBAC_KEY: &str = "sk-or-v1-rbac-matrix-0000";
 
 /// Operations anyone may call.
 const PUBLIC: &[(&str, &str)] = &[
@@ -67,6 +74,7 @@ async fn every_operation_admits_exactly_the_roles_its_rule_names(db: Db) -> Resu
     };
     let app = TestApp::spawn_with(testkit::TestDb::create(db).await?, config).await?;
     let acme = app.tenant("Acme").await?;
+    app.llm.accept(RBAC_KEY);
     for role in ROLES {
         app.member(acme.id, &format!("{role}@acme.io"), role)
             .await?;
@@ -93,7 +101,8 @@ async fn every_operation_admits_exactly_the_roles_its_rule_names(db: Db) -> Resu
             };
             let url = path
                 .replace("{id}", &uuid::Uuid::now_v7().to_string())
-                .replace("{user_id}", &uuid::Uuid::now_v7().to_string());
+                .replace("{user_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{service}", "openrouter");
             for role in ROLES {
                 let session = app
                     .member_session(acme.id, &format!("{role}@acme.io"))

@@ -160,6 +160,11 @@ fn migrate_and_doctor_succeed_on_the_embedded_default() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_checks_openbao_end_to_end_and_names_a_missing_mount() -> Result<()> {
     let dir = tempfile::tempdir()?;
+    assert!(bizosaas(dir.path())
+        .arg("migrate")
+        .output()?
+        .status
+        .success());
     let vault = testkit::vault::TestVault::create().await?;
     let token = vault.token(Duration::from_secs(600)).await?;
     let run = |mount: &str| {
@@ -187,6 +192,11 @@ async fn doctor_checks_openbao_end_to_end_and_names_a_missing_mount() -> Result<
 fn rotating_the_master_key_replaces_the_key_file_and_keeps_it_private() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let key_file = dir.path().join("master.key");
+    assert!(bizosaas(dir.path())
+        .arg("migrate")
+        .output()?
+        .status
+        .success());
     assert!(bizosaas(dir.path())
         .arg("doctor")
         .output()?

@@ -80,6 +80,8 @@ fn pages(state: AppState) -> Router<AppState> {
         )
         .route("/settings/tokens/{id}/revoke", post(settings::token_revoke))
         .route("/settings/audit-log", get(audit::list))
+        .route("/settings/integrations", get(settings::integrations))
+        .route("/settings/billing", get(settings::billing))
         .route("/ai-agents/byok", get(byok::list).post(byok::add))
         .route("/ai-agents/byok/{service}/test", post(byok::test))
         .route("/ai-agents/byok/{service}/revoke", post(byok::revoke))

@@ -23,6 +23,8 @@ const SECTIONS: &[&str] = &[
     "/settings/members",
     "/settings/tokens",
     "/ai-agents/byok",
+    "/settings/integrations",
+    "/settings/billing",
 ];
 
 async fn app_with_member(role: Role) -> Result<(TestApp, testkit::TestTenant)> {
@@ -455,5 +457,61 @@ async fn adding_and_revoking_a_provider_key_in_the_browser() -> Result<()> {
         errors.iter().all(|e| e.contains("status of 422")),
         "{errors:?}"
     );
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keyboard_alone_reaches_the_content_and_every_section_with_a_visible_focus(
+) -> Result<()> {
+    use fantoccini::key::Key;
+    let (app, _) = app_with_member(Role::Admin).await?;
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    chrome.goto("/dashboard").await?;
+    let focused = || async {
+        let v = chrome
+            .client
+            .execute(
+                "const e = document.activeElement; const s = getComputedStyle(e); \
+                 return [e.textContent.trim(), e.getAttribute('href') || '', s.outlineStyle, s.outlineWidth];",
+                vec![],
+            )
+            .await?;
+        let a: Vec<String> = serde_json::from_value(v)?;
+        anyhow::Ok(a)
+    };
+    let body = chrome.client.find(fantoccini::Locator::Css("body")).await?;
+    body.send_keys(&Key::Tab.to_string()).await?;
+    let first = focused().await?;
+    assert_eq!(first[0], "Skip to content", "{first:?}");
+    assert_eq!(first[2], "solid", "the focus ring shows: {first:?}");
+    chrome.screenshot("keyboard-skip-link").await?;
+    // Tab on through the header and the navigation to the AI Agents entry.
+    let mut reached = false;
+    for _ in 0..20 {
+        chrome
+            .client
+            .active_element()
+            .await?
+            .send_keys(&Key::Tab.to_string())
+            .await?;
+        let now = focused().await?;
+        assert_ne!(
+            now[2], "none",
+            "every focused control shows its focus: {now:?}"
+        );
+        if now[1] == "/agents" {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "the navigation is reachable by Tab");
+    chrome
+        .client
+        .active_element()
+        .await?
+        .send_keys(&Key::Enter.to_string())
+        .await?;
+    assert_eq!(chrome.wait_text("h1").await?, "AI Agents");
     chrome.close().await
 }

@@ -286,6 +286,18 @@ async fn a_section_not_built_yet_says_what_it_will_hold(db: Db) -> Result<()> {
     assert!(page
         .body
         .contains("Connect WordPress to see your pages here"));
+    for (path, says) in [
+        ("/settings/integrations", "Outgoing webhooks"),
+        ("/settings/billing", "invoices will show here"),
+    ] {
+        let page = b.get(path).await?;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(page.body.contains(says), "{path}");
+        assert!(
+            page.body.contains("aria-current=\"page\""),
+            "{path}: its tab is marked"
+        );
+    }
     Ok(())
 }
 

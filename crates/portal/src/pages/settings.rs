@@ -609,3 +609,44 @@ pub async fn token_revoke(
     }
     Ok(Redirect::to("/settings/tokens").into_response())
 }
+
+#[derive(Template)]
+#[template(path = "settings_pending.html")]
+struct SettingsPending {
+    chrome: Chrome,
+    tab: &'static str,
+    heading: &'static str,
+    holds: &'static str,
+    next_step: &'static str,
+    next_href: &'static str,
+}
+
+/// `GET /settings/integrations`: not built yet; says what it will hold.
+pub async fn integrations(user: SignedIn, csrf: Csrf) -> Response {
+    page(
+        StatusCode::OK,
+        &SettingsPending {
+            chrome: Chrome::new("Integrations & webhooks", &csrf.0, Some(user.profile), "settings"),
+            tab: "integrations",
+            heading: "Integrations & webhooks",
+            holds: "Outgoing webhooks (this workspace's events, signed and sent to your URL) and the integrations that call BizOSaaS will be set up here.",
+            next_step: "An integration can already call the API with a token",
+            next_href: "/settings/tokens",
+        },
+    )
+}
+
+/// `GET /settings/billing`: not built yet; says what it will hold.
+pub async fn billing(user: SignedIn, csrf: Csrf) -> Response {
+    page(
+        StatusCode::OK,
+        &SettingsPending {
+            chrome: Chrome::new("Billing", &csrf.0, Some(user.profile), "settings"),
+            tab: "billing",
+            heading: "Billing",
+            holds: "Your plan, this month's usage (LLM tokens on your own keys, records synced, documents indexed) and invoices will show here.",
+            next_step: "LLM usage runs on your own provider keys",
+            next_href: "/ai-agents/byok",
+        },
+    )
+}
