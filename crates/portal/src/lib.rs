@@ -11,6 +11,7 @@ mod pages;
 mod render;
 mod session;
 mod sso;
+mod table;
 
 use api::AppState;
 use axum::extract::Request;

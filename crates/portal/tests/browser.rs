@@ -515,3 +515,63 @@ async fn the_keyboard_alone_reaches_the_content_and_every_section_with_a_visible
     assert_eq!(chrome.wait_text("h1").await?, "AI Agents");
     chrome.close().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_that_takes_too_long_shows_a_timeout_toast_whose_retry_works() -> Result<()> {
+    let mut test_db = testkit::TestDb::create(testkit::Db::Postgres).await?;
+    let host_port = test_db
+        .config
+        .url
+        .split('@')
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let proxy = testkit::proxy::TcpProxy::start(host_port.clone()).await?;
+    test_db.config.url = test_db
+        .config
+        .url
+        .replace(&host_port, &format!("127.0.0.1:{}", proxy.port()));
+    test_db.config.acquire_timeout = Duration::from_secs(5);
+    let app = TestApp::spawn_with(test_db, api::WebConfig::default()).await?;
+    let acme = app.tenant("Acme").await?;
+    app.member(acme.id, "mia@acme.io", Role::Member).await?;
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    // The portal waits 10 s; the test shortens that rather than waiting.
+    chrome
+        .client
+        .execute("htmx.config.timeout = 400;", vec![])
+        .await?;
+    proxy.stall();
+    chrome.click(".page-head button").await?;
+    let toast = chrome.wait_text("#toasts .toast").await?;
+    assert!(toast.contains("took too long"), "{toast}");
+    assert!(toast.contains("Retry"), "{toast}");
+    chrome.screenshot("toast-timeout").await?;
+    proxy.bring_up();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    chrome
+        .client
+        .execute("htmx.config.timeout = 10000;", vec![])
+        .await?;
+    chrome.click("#toasts button.btn").await?;
+    let mut refreshed = false;
+    for _ in 0..80 {
+        if chrome.text("#toasts").await.unwrap_or_default().is_empty()
+            && chrome
+                .text("[data-metric=members] .metric-value")
+                .await
+                .unwrap_or_default()
+                == "2"
+        {
+            refreshed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refreshed, "the retry refreshed the cards");
+    chrome.close().await
+}

@@ -330,8 +330,36 @@ async fn the_members_table_sorts_by_a_column_both_ways(db: Db) -> Result<()> {
     Ok(())
 }
 
+async fn the_tokens_table_sorts_by_label_both_ways(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let b = signed_in(&app, acme.id, "amy@acme.io", Role::Admin).await?;
+    for name in ["beta", "alpha", "gamma"] {
+        b.submit(
+            "/settings/tokens",
+            "/settings/tokens",
+            &[("name", name), ("scope", "read"), ("kind", "personal")],
+        )
+        .await?;
+    }
+    let order = |body: &str| {
+        ["alpha", "beta", "gamma"].map(|n| body.find(&format!("<td>{n}</td>")).expect(n))
+    };
+    let asc = b.get("/settings/tokens?sort=name&dir=asc").await?;
+    let [a, be, g] = order(&asc.body);
+    assert!(a < be && be < g);
+    assert!(asc
+        .body
+        .contains("aria-sort=\"ascending\" data-column=\"name\""));
+    let desc = b.get("/settings/tokens?sort=name&dir=desc").await?;
+    let [a, be, g] = order(&desc.body);
+    assert!(g < be && be < a);
+    Ok(())
+}
+
 testkit::on_both_backends!(
     the_members_table_sorts_by_a_column_both_ways,
+    the_tokens_table_sorts_by_label_both_ways,
     registering_through_the_form_and_the_emailed_link_creates_the_workspace,
     invalid_registration_shows_inline_errors_and_keeps_what_was_typed,
     a_personal_token_made_on_the_page_is_shown_once_and_works,

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 pub struct TcpProxy {
     port: u16,
     up: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
     cut: watch::Sender<u64>,
 }
 
@@ -20,12 +21,24 @@ impl TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let up = Arc::new(AtomicBool::new(true));
+        let stalled = Arc::new(AtomicBool::new(false));
         let (cut, _) = watch::channel(0u64);
-        let (up2, cut2) = (up.clone(), cut.clone());
+        let (up2, cut2, stalled2) = (up.clone(), cut.clone(), stalled.clone());
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 if !up2.load(Ordering::SeqCst) {
                     drop(inbound);
+                    continue;
+                }
+                if stalled2.load(Ordering::SeqCst) {
+                    // Accepted, then silence: the client waits for an answer.
+                    let stalled = stalled2.clone();
+                    tokio::spawn(async move {
+                        let _held = inbound;
+                        while stalled.load(Ordering::SeqCst) {
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        }
+                    });
                     continue;
                 }
                 let target = target.clone();
@@ -40,7 +53,12 @@ impl TcpProxy {
                 });
             }
         });
-        Ok(Self { port, up, cut })
+        Ok(Self {
+            port,
+            up,
+            stalled,
+            cut,
+        })
     }
 
     /// The local port to connect to.
@@ -54,8 +72,16 @@ impl TcpProxy {
         self.cut.send_modify(|n| *n += 1);
     }
 
-    /// Accepts connections again.
+    /// Accepts connections again (and ends a stall).
     pub fn bring_up(&self) {
+        self.stalled.store(false, Ordering::SeqCst);
         self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// Drops every open connection and accepts new ones without ever
+    /// answering: a server that hangs rather than one that is down.
+    pub fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::render::{page, problem_of, Chrome, PageError};
 use crate::session::{forget_session, CheckedForm, Csrf, NoFields, SignedIn};
+use crate::table::{self, Column, SortQuery};
 use api::extract::{ApiJson, ApiQuery, Origin};
 use api::idempotency::IdempotencyKey;
 use api::routes::auth::{self as identity, ChangePassword};
@@ -233,24 +234,7 @@ pub async fn members_list(
     Ok(page(StatusCode::OK, &p))
 }
 
-/// How the members table is sorted: `?sort=name|email|role|joined&dir=asc|desc`.
-#[derive(Deserialize, Default)]
-pub struct SortQuery {
-    sort: Option<String>,
-    dir: Option<String>,
-}
-
-/// A sortable column header.
-struct Column {
-    key: &'static str,
-    label: &'static str,
-    /// `ascending`, `descending` or `none` (for `aria-sort`).
-    aria: &'static str,
-    /// The link that sorts by this column (toggling the direction).
-    href: String,
-}
-
-const COLUMNS: [(&str, &str); 4] = [
+const MEMBER_COLUMNS: [(&str, &str); 4] = [
     ("name", "Name"),
     ("email", "Email"),
     ("role", "Role"),
@@ -260,44 +244,21 @@ const COLUMNS: [(&str, &str); 4] = [
 impl MembersPage {
     /// Sorts the rows (a workspace's members fit one page) and marks the headers.
     fn sort_by(&mut self, q: SortQuery) {
-        let key = q
-            .sort
-            .as_deref()
-            .filter(|k| COLUMNS.iter().any(|c| c.0 == *k));
-        let desc = q.dir.as_deref() == Some("desc");
-        if let Some(key) = key {
-            self.members.sort_by(|a, b| {
+        self.columns = table::sort(
+            &mut self.members,
+            "/settings/members",
+            &MEMBER_COLUMNS,
+            &q,
+            |key, a, b| {
                 let (a, b) = (&a.view, &b.view);
-                let o = match key {
+                match key {
                     "name" => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
                     "email" => a.email.cmp(&b.email),
                     "role" => a.role.cmp(&b.role),
                     _ => a.joined_at.cmp(&b.joined_at),
-                };
-                if desc {
-                    o.reverse()
-                } else {
-                    o
                 }
-            });
-        }
-        self.columns = COLUMNS
-            .iter()
-            .map(|(k, label)| {
-                let active = key == Some(*k);
-                let next = if active && !desc { "desc" } else { "asc" };
-                Column {
-                    key: k,
-                    label,
-                    aria: match (active, desc) {
-                        (false, _) => "none",
-                        (true, false) => "ascending",
-                        (true, true) => "descending",
-                    },
-                    href: format!("/settings/members?sort={k}&dir={next}"),
-                }
-            })
-            .collect();
+            },
+        );
     }
 }
 
@@ -448,8 +409,33 @@ struct TokensPage {
     errors: Vec<FieldError>,
     name: String,
     tokens: Vec<TokenRow>,
+    columns: Vec<Column>,
     can_admin: bool,
     allowed_scopes: Vec<&'static str>,
+}
+
+const TOKEN_COLUMNS: [(&str, &str); 4] = [
+    ("name", "Label"),
+    ("kind", "Kind"),
+    ("used", "Last used"),
+    ("status", "Status"),
+];
+
+impl TokensPage {
+    fn sort_by(&mut self, q: SortQuery) {
+        self.columns = table::sort(
+            &mut self.tokens,
+            "/settings/tokens",
+            &TOKEN_COLUMNS,
+            &q,
+            |key, a, b| match key {
+                "name" => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+                "kind" => a.kind_label().cmp(b.kind_label()),
+                "used" => a.last_used_at.cmp(&b.last_used_at),
+                _ => a.revoked_at.is_some().cmp(&b.revoked_at.is_some()),
+            },
+        );
+    }
 }
 
 /// A token as the table shows it.
@@ -513,6 +499,7 @@ async fn tokens_page(
         errors: vec![],
         name: String::new(),
         tokens: list.items.into_iter().map(TokenRow).collect(),
+        columns: vec![],
         can_admin,
         allowed_scopes,
     })
@@ -523,11 +510,11 @@ pub async fn tokens_list(
     State(state): State<AppState>,
     user: SignedIn,
     csrf: Csrf,
+    axum::extract::Query(sort): axum::extract::Query<SortQuery>,
 ) -> Result<Response, PageError> {
-    Ok(page(
-        StatusCode::OK,
-        &tokens_page(&state, &user, &csrf).await?,
-    ))
+    let mut p = tokens_page(&state, &user, &csrf).await?;
+    p.sort_by(sort);
+    Ok(page(StatusCode::OK, &p))
 }
 
 /// A new token.
