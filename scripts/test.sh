@@ -9,6 +9,13 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bizosaas/target}"
 export BIZOSAAS_SERVICES_DIR="${BIZOSAAS_SERVICES_DIR:-/var/tmp/bizosaas-services}"
 
+# The cargo cache outside the clone grows with every build; when the disk
+# runs low, incremental state (the largest and most rebuildable part) goes.
+if [ "$(df --output=avail -k "$(dirname "$CARGO_TARGET_DIR")" 2>/dev/null | tail -1)" -lt 8000000 ] 2>/dev/null; then
+  echo "== low disk: removing $CARGO_TARGET_DIR/debug/incremental"
+  rm -rf "$CARGO_TARGET_DIR/debug/incremental"
+fi
+
 bash scripts/services.sh
 # shellcheck disable=SC1091
 source "$BIZOSAAS_SERVICES_DIR/env"
