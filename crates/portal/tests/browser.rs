@@ -192,8 +192,11 @@ async fn error_pages_in_the_browser() -> Result<()> {
     chrome.close().await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_outage_during_a_refresh_shows_a_toast_whose_retry_works() -> Result<()> {
+/// An app on PostgreSQL reached through a proxy the test can cut or stall,
+/// with a member signed in on the dashboard.
+async fn dashboard_behind_a_proxy(
+    acquire_timeout: Duration,
+) -> Result<(TestApp, testkit::proxy::TcpProxy, testkit::e2e::Chrome)> {
     let mut test_db = testkit::TestDb::create(testkit::Db::Postgres).await?;
     let host_port = test_db
         .config
@@ -210,29 +213,20 @@ async fn a_database_outage_during_a_refresh_shows_a_toast_whose_retry_works() ->
         .config
         .url
         .replace(&host_port, &format!("127.0.0.1:{}", proxy.port()));
-    test_db.config.acquire_timeout = Duration::from_millis(500);
+    test_db.config.acquire_timeout = acquire_timeout;
     let app = TestApp::spawn_with(test_db, api::WebConfig::default()).await?;
     let acme = app.tenant("Acme").await?;
     app.member(acme.id, "mia@acme.io", Role::Member).await?;
     let chrome = app.chrome().await?;
     chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
-    proxy.take_down();
-    chrome.click(".page-head button").await?;
-    let mut toast = String::new();
-    for _ in 0..50 {
-        toast = chrome.text("#toasts").await.unwrap_or_default();
-        if !toast.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(toast.contains("Retry"), "a toast with a retry: {toast:?}");
-    chrome.screenshot("toast-outage").await?;
-    proxy.bring_up();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok((app, proxy, chrome))
+}
+
+/// Clicks the toast's Retry and waits for the cards to show both members
+/// and the toast to be gone.
+async fn retry_refreshes_the_cards(chrome: &testkit::e2e::Chrome) -> Result<()> {
     chrome.click("#toasts button.btn").await?;
-    let mut updated = false;
-    for _ in 0..50 {
+    for _ in 0..80 {
         if chrome.text("#toasts").await.unwrap_or_default().is_empty()
             && chrome
                 .text("[data-metric=members] .metric-value")
@@ -240,12 +234,24 @@ async fn a_database_outage_during_a_refresh_shows_a_toast_whose_retry_works() ->
                 .unwrap_or_default()
                 == "2"
         {
-            updated = true;
-            break;
+            return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(updated, "the retry refreshed the cards");
+    anyhow::bail!("the retry did not refresh the cards")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_during_a_refresh_shows_a_toast_whose_retry_works() -> Result<()> {
+    let (_app, proxy, chrome) = dashboard_behind_a_proxy(Duration::from_millis(500)).await?;
+    proxy.take_down();
+    chrome.click(".page-head button").await?;
+    let toast = chrome.wait_text("#toasts .toast").await?;
+    assert!(toast.contains("Retry"), "a toast with a retry: {toast:?}");
+    chrome.screenshot("toast-outage").await?;
+    proxy.bring_up();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    retry_refreshes_the_cards(&chrome).await?;
     assert_eq!(chrome.path().await?, "/dashboard", "still on the page");
     chrome.close().await
 }
@@ -518,28 +524,7 @@ async fn the_keyboard_alone_reaches_the_content_and_every_section_with_a_visible
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_that_takes_too_long_shows_a_timeout_toast_whose_retry_works() -> Result<()> {
-    let mut test_db = testkit::TestDb::create(testkit::Db::Postgres).await?;
-    let host_port = test_db
-        .config
-        .url
-        .split('@')
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    let proxy = testkit::proxy::TcpProxy::start(host_port.clone()).await?;
-    test_db.config.url = test_db
-        .config
-        .url
-        .replace(&host_port, &format!("127.0.0.1:{}", proxy.port()));
-    test_db.config.acquire_timeout = Duration::from_secs(5);
-    let app = TestApp::spawn_with(test_db, api::WebConfig::default()).await?;
-    let acme = app.tenant("Acme").await?;
-    app.member(acme.id, "mia@acme.io", Role::Member).await?;
-    let chrome = app.chrome().await?;
-    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    let (_app, proxy, chrome) = dashboard_behind_a_proxy(Duration::from_secs(5)).await?;
     // The portal waits 10 s; the test shortens that rather than waiting.
     chrome
         .client
@@ -557,21 +542,6 @@ async fn a_refresh_that_takes_too_long_shows_a_timeout_toast_whose_retry_works()
         .client
         .execute("htmx.config.timeout = 10000;", vec![])
         .await?;
-    chrome.click("#toasts button.btn").await?;
-    let mut refreshed = false;
-    for _ in 0..80 {
-        if chrome.text("#toasts").await.unwrap_or_default().is_empty()
-            && chrome
-                .text("[data-metric=members] .metric-value")
-                .await
-                .unwrap_or_default()
-                == "2"
-        {
-            refreshed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(refreshed, "the retry refreshed the cards");
+    retry_refreshes_the_cards(&chrome).await?;
     chrome.close().await
 }

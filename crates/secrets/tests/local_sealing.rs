@@ -30,6 +30,17 @@ async fn raw_ciphertext(
     Ok(row)
 }
 
+async fn overwrite(
+    store: &store::Store,
+    tenant: domain::TenantId,
+    row: &store::sealed::SealedRow,
+) -> Result<()> {
+    let mut tx = store.write(&domain::TenantScope::system(tenant)).await?;
+    store::sealed::put(&mut tx, row).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 async fn a_tampered_ciphertext_fails_loudly_instead_of_yielding_a_key(db: Db) -> Result<()> {
     let (_db, store, tenant, dir) = setup(db).await?;
     let local = LocalStore::open(
@@ -45,9 +56,7 @@ async fn a_tampered_ciphertext_fails_loudly_instead_of_yielding_a_key(db: Db) ->
     assert!(!String::from_utf8_lossy(&row.ciphertext).contains(KEY));
     let last = row.ciphertext.len() - 1;
     row.ciphertext[last] ^= 0x01;
-    let mut tx = store.write(&domain::TenantScope::system(tenant)).await?;
-    store::sealed::put(&mut tx, &row).await?;
-    tx.commit().await?;
+    overwrite(&store, tenant, &row).await?;
 
     match local.get(&path).await {
         Err(SecretStoreError::Tampered(p)) => assert_eq!(p, path.as_str()),
@@ -72,9 +81,7 @@ async fn a_ciphertext_copied_to_another_tenant_does_not_open(db: Db) -> Result<(
     let mut row = raw_ciphertext(&store, tenant, path.as_str()).await?;
     let stolen = SecretPath::api_key(other, "openai").unwrap();
     row.path = stolen.as_str().to_string();
-    let mut tx = store.write(&domain::TenantScope::system(other)).await?;
-    store::sealed::put(&mut tx, &row).await?;
-    tx.commit().await?;
+    overwrite(&store, other, &row).await?;
     assert!(matches!(
         local.get(&stolen).await,
         Err(SecretStoreError::Tampered(_))
