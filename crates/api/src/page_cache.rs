@@ -2,26 +2,25 @@
 //! changes.
 //!
 //! An entry remembers the [`Stamp`] of its tenant's topic at the moment its
-//! data was read; it is served only while the topic still has that stamp, so
-//! a write (here, or on another instance through PostgreSQL's notices) makes
-//! it unreachable at once. Where other processes' writes go unannounced
-//! (SQLite and the admin CLI), entries also expire after the store's bound.
+//! data was read, and is served only while [`Changes::still_current`] says
+//! so: a write (here, or on another instance through PostgreSQL's notices)
+//! makes it unreachable at once.
 
 use axum::body::Bytes;
 use domain::TenantId;
 use std::collections::HashMap;
 use std::sync::RwLock;
-use std::time::{Duration, Instant};
-use store::changes::{Stamp, Topic};
+use store::changes::{Changes, Stamp, Topic};
 
 struct Entry {
     stamp: Stamp,
-    stored: Instant,
     body: Bytes,
 }
 
+#[derive(Default)]
 struct Inner {
-    entries: HashMap<(TenantId, Topic, String), Entry>,
+    /// By tenant and topic, then by normalized query (looked up by `&str`).
+    entries: HashMap<(TenantId, Topic), HashMap<String, Entry>>,
     bytes: usize,
 }
 
@@ -36,29 +35,26 @@ impl PageCache {
     pub fn new(max_bytes: usize) -> Self {
         Self {
             max_bytes,
-            inner: RwLock::new(Inner {
-                entries: HashMap::new(),
-                bytes: 0,
-            }),
+            inner: RwLock::new(Inner::default()),
         }
     }
 
-    /// The body stored for this query if the topic is still at `stamp`.
+    /// The body stored for this query, if its data is unchanged since.
     pub fn get(
         &self,
         tenant: TenantId,
         topic: Topic,
         query: &str,
-        stamp: Stamp,
-        max_age: Option<Duration>,
+        changes: &Changes,
     ) -> Option<Bytes> {
         if self.max_bytes == 0 {
             return None;
         }
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let entry = inner.entries.get(&(tenant, topic, query.to_owned()))?;
-        let fresh = max_age.is_none_or(|age| entry.stored.elapsed() < age);
-        (entry.stamp == stamp && fresh).then(|| entry.body.clone())
+        let entry = inner.entries.get(&(tenant, topic))?.get(query)?;
+        changes
+            .still_current(&entry.stamp, tenant, topic)
+            .then(|| entry.body.clone())
     }
 
     /// Keeps a body read at `stamp`. When the cache is full it starts over:
@@ -73,12 +69,12 @@ impl PageCache {
             inner.bytes = 0;
         }
         inner.bytes += body.len();
-        let entry = Entry {
-            stamp,
-            stored: Instant::now(),
-            body,
-        };
-        if let Some(old) = inner.entries.insert((tenant, topic, query), entry) {
+        let old = inner
+            .entries
+            .entry((tenant, topic))
+            .or_default()
+            .insert(query, Entry { stamp, body });
+        if let Some(old) = old {
             inner.bytes -= old.body.len();
         }
     }

@@ -26,6 +26,18 @@ async fn add(app: &TestApp, token: &str, service: &str, key: &str) -> Result<req
         .await?)
 }
 
+async fn revoke(app: &TestApp, token: &str, service: &str) -> Result<StatusCode> {
+    Ok(app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/vault/keys/{service}"),
+            token,
+        )
+        .send()
+        .await?
+        .status())
+}
+
 async fn keys_are_readable_in_the_vault_at_the_documented_paths(db: Db) -> Result<()> {
     let vault = TestVault::create().await?;
     let app = TestApp::spawn_with_vault(db, vault.token_config().await?).await?;
@@ -56,15 +68,10 @@ async fn revoking_destroys_every_version_in_the_vault(db: Db) -> Result<()> {
     add(&app, &acme.token, service, "sk-proj-second-version-9999").await?;
     let path = format!("tenants/{}/api_keys/{service}", acme.id);
     assert!(vault.has_metadata(&path).await?);
-    let res = app
-        .request(
-            Method::DELETE,
-            &format!("/api/v1/vault/keys/{service}"),
-            &acme.token,
-        )
-        .send()
-        .await?;
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        revoke(&app, &acme.token, service).await?,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(vault.read(&path).await?, None);
     assert!(
         !vault.has_metadata(&path).await?,
@@ -95,15 +102,10 @@ async fn a_vault_outage_gives_503_loses_nothing_and_heals_without_a_restart(db: 
         .as_str()
         .unwrap()
         .contains("secret store unavailable"));
-    let revoke = app
-        .request(
-            Method::DELETE,
-            &format!("/api/v1/vault/keys/{other}"),
-            &acme.token,
-        )
-        .send()
-        .await?;
-    assert_eq!(revoke.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        revoke(&app, &acme.token, other).await?,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 
     // Nothing half-written: no reference without its secret, and the key
     // whose revocation failed is still there, in both places.
@@ -131,15 +133,10 @@ async fn a_vault_outage_gives_503_loses_nothing_and_heals_without_a_restart(db: 
         add(&app, &acme.token, service, key).await?.status(),
         StatusCode::CREATED
     );
-    let revoke = app
-        .request(
-            Method::DELETE,
-            &format!("/api/v1/vault/keys/{other}"),
-            &acme.token,
-        )
-        .send()
-        .await?;
-    assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        revoke(&app, &acme.token, other).await?,
+        StatusCode::NO_CONTENT
+    );
     Ok(())
 }
 

@@ -4,7 +4,6 @@
 use anyhow::Result;
 use reqwest::StatusCode;
 use serde_json::Value;
-use testkit::proxy::TcpProxy;
 use testkit::{Db, TestApp, TestDb};
 
 async fn health_and_readiness_answer_when_all_is_well(db: Db) -> Result<()> {
@@ -95,21 +94,7 @@ testkit::on_both_backends!(
 async fn a_database_outage_gives_503_and_the_server_recovers_by_itself() -> Result<()> {
     let mut test_db = TestDb::create(Db::Postgres).await?;
     test_db.store().await?; // migrate directly
-    let host_port = test_db
-        .config
-        .url
-        .split('@')
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    let proxy = TcpProxy::start(host_port.clone()).await?;
-    test_db.config.url = test_db
-        .config
-        .url
-        .replace(&host_port, &format!("127.0.0.1:{}", proxy.port()));
+    let proxy = test_db.route_through_proxy().await?;
     test_db.config.acquire_timeout = std::time::Duration::from_millis(500);
     let app = TestApp::spawn_with(
         test_db,

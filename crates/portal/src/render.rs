@@ -189,9 +189,19 @@ pub fn problem_of(e: ApiError) -> Problem {
         .unwrap_or_else(|| Problem::for_status(res.status()))
 }
 
+/// The problem behind a failed API call, for a form to show inline; a
+/// failure no form can show (see [`escalate`]) comes back as its own page.
+pub fn inline_problem(e: ApiError) -> Result<Problem, PageError> {
+    let p = problem_of(e);
+    match escalate(&p) {
+        Some(page) => Err(page),
+        None => Ok(p),
+    }
+}
+
 /// A failure a form cannot show inline (no permission, rate limited, the
 /// server or a dependency failing) becomes its own page.
-pub fn escalate(p: &Problem) -> Option<PageError> {
+fn escalate(p: &Problem) -> Option<PageError> {
     match p.status {
         403 => Some(PageError::Forbidden(p.detail.clone())),
         429 => Some(PageError::TooMany(

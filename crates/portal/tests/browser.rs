@@ -198,21 +198,7 @@ async fn dashboard_behind_a_proxy(
     acquire_timeout: Duration,
 ) -> Result<(TestApp, testkit::proxy::TcpProxy, testkit::e2e::Chrome)> {
     let mut test_db = testkit::TestDb::create(testkit::Db::Postgres).await?;
-    let host_port = test_db
-        .config
-        .url
-        .split('@')
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .to_string();
-    let proxy = testkit::proxy::TcpProxy::start(host_port.clone()).await?;
-    test_db.config.url = test_db
-        .config
-        .url
-        .replace(&host_port, &format!("127.0.0.1:{}", proxy.port()));
+    let proxy = test_db.route_through_proxy().await?;
     test_db.config.acquire_timeout = acquire_timeout;
     let app = TestApp::spawn_with(test_db, api::WebConfig::default()).await?;
     let acme = app.tenant("Acme").await?;

@@ -6,18 +6,18 @@
 //! reference touches that topic in its transaction, so a revocation clears
 //! the entry here at once and on every other instance as soon as
 //! PostgreSQL's notice arrives; while notices may go unheard the cache
-//! stands aside. Entries also expire after `ttl` whatever happens.
+//! stands aside. Entries also expire after `ttl` whatever happens (and on
+//! SQLite after the bound of [`store::changes::Changes::still_current`]).
 
 use domain::secrets::{Secret, SecretFuture, SecretPath, SecretStore};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use store::changes::{Stamp, Topic};
 use store::Store;
 
 struct Entry {
     stamp: Stamp,
-    stored: Instant,
     secret: Secret,
 }
 
@@ -64,29 +64,26 @@ impl SecretStore for CachedStore {
 
     fn get<'a>(&'a self, path: &'a SecretPath) -> SecretFuture<'a, Secret> {
         Box::pin(async move {
-            let stamp = if self.ttl.is_zero() {
-                None
-            } else {
-                self.store.changes().stamp(path.tenant(), Topic::Secrets)
-            };
-            let Some(stamp) = stamp else {
+            if self.ttl.is_zero() {
                 return self.inner.get(path).await;
-            };
+            }
+            let (tenant, changes) = (path.tenant(), self.store.changes());
             if let Some(e) = self
                 .entries
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .get(path)
             {
-                let max_age = self
-                    .store
-                    .changes()
-                    .max_age()
-                    .map_or(self.ttl, |bound| bound.min(self.ttl));
-                if e.stamp == stamp && e.stored.elapsed() < max_age {
+                if e.stamp.age() < self.ttl
+                    && changes.still_current(&e.stamp, tenant, Topic::Secrets)
+                {
                     return Ok(e.secret.clone());
                 }
             }
+            // Taken before reading, so a revocation meanwhile outdates what is read.
+            let Some(stamp) = changes.stamp(tenant, Topic::Secrets) else {
+                return self.inner.get(path).await;
+            };
             let secret = self.inner.get(path).await?;
             let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
             if entries.len() >= MAX_ENTRIES {
@@ -96,7 +93,6 @@ impl SecretStore for CachedStore {
                 path.clone(),
                 Entry {
                     stamp,
-                    stored: Instant::now(),
                     secret: secret.clone(),
                 },
             );

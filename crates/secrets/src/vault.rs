@@ -356,7 +356,7 @@ impl SecretStore for VaultStore {
                     VaultAuth::AppRole { .. } => "AppRole",
                 }
             ));
-            let probe = format!("tenants/doctor-check/{}", uuid_v4_like());
+            let probe = format!("tenants/doctor-check/{}", uuid::Uuid::now_v7());
             let mount = &self.config.mount;
             let value = HashMap::from([("probe", "bizosaas doctor")]);
             let client = self.client().await?;
@@ -384,9 +384,4 @@ impl SecretStore for VaultStore {
             Ok(checked)
         })
     }
-}
-
-fn uuid_v4_like() -> String {
-    use rand::RngCore;
-    format!("{:016x}", rand::rng().next_u64())
 }

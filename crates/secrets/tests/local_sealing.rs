@@ -41,13 +41,19 @@ async fn overwrite(
     Ok(())
 }
 
+/// A local store with its key file in `dir`, and the path of the tenant's OpenAI key.
+fn seal_key(
+    store: &store::Store,
+    tenant: domain::TenantId,
+    dir: &std::path::Path,
+) -> Result<(LocalStore, SecretPath)> {
+    let local = LocalStore::open(store.clone(), KeySource::File(dir.join("master.key")))?;
+    Ok((local, SecretPath::api_key(tenant, "openai").unwrap()))
+}
+
 async fn a_tampered_ciphertext_fails_loudly_instead_of_yielding_a_key(db: Db) -> Result<()> {
     let (_db, store, tenant, dir) = setup(db).await?;
-    let local = LocalStore::open(
-        store.clone(),
-        KeySource::File(dir.path().join("master.key")),
-    )?;
-    let path = SecretPath::api_key(tenant, "openai").unwrap();
+    let (local, path) = seal_key(&store, tenant, dir.path())?;
     local
         .put(&path, &Secret::single("api_key", KEY.to_string().into()))
         .await?;
@@ -70,11 +76,7 @@ async fn a_ciphertext_copied_to_another_tenant_does_not_open(db: Db) -> Result<(
     let other = store::tenants::create(&store, &DisplayName::parse("Other").unwrap())
         .await?
         .id;
-    let local = LocalStore::open(
-        store.clone(),
-        KeySource::File(dir.path().join("master.key")),
-    )?;
-    let path = SecretPath::api_key(tenant, "openai").unwrap();
+    let (local, path) = seal_key(&store, tenant, dir.path())?;
     local
         .put(&path, &Secret::single("api_key", KEY.to_string().into()))
         .await?;

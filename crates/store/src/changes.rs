@@ -18,7 +18,7 @@ use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::RwLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The PostgreSQL channel change notices travel on.
 pub const CHANNEL: &str = "bizosaas_changes";
@@ -49,11 +49,20 @@ impl Topic {
     }
 }
 
-/// The version of one tenant's topic that a cached value was read at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The version of one tenant's topic that a cached value was read at, and
+/// when.
+#[derive(Clone, Copy, Debug)]
 pub struct Stamp {
     epoch: u64,
     generation: u64,
+    taken: Instant,
+}
+
+impl Stamp {
+    /// How long ago it was taken.
+    pub fn age(&self) -> Duration {
+        self.taken.elapsed()
+    }
 }
 
 /// Generations of every (tenant, topic) this process has seen change.
@@ -94,13 +103,22 @@ impl Changes {
             .get(&(tenant, topic))
             .copied()
             .unwrap_or(0);
-        Some(Stamp { epoch, generation })
+        Some(Stamp {
+            epoch,
+            generation,
+            taken: Instant::now(),
+        })
     }
 
-    /// The longest a value read at the current stamp may be served, when
-    /// other processes' writes go unannounced; `None` when all are announced.
-    pub fn max_age(&self) -> Option<Duration> {
-        self.unannounced_for
+    /// Whether a value read at `then` may still be served: its tenant's
+    /// topic has not changed since, changes can be heard now, and where
+    /// other processes' writes go unannounced it is younger than that bound.
+    pub fn still_current(&self, then: &Stamp, tenant: TenantId, topic: Topic) -> bool {
+        self.stamp(tenant, topic).is_some_and(|now| {
+            now.epoch == then.epoch
+                && now.generation == then.generation
+                && self.unannounced_for.is_none_or(|bound| then.age() < bound)
+        })
     }
 
     /// Records that a tenant's topic changed.
@@ -220,39 +238,54 @@ mod tests {
     }
 
     #[test]
-    fn a_bump_changes_the_stamp_of_that_tenant_and_topic_only() {
-        let changes = Changes::new(false);
-        let (a, b) = (tenant(), tenant());
-        let before = (
-            changes.stamp(a, Topic::AuditLog),
-            changes.stamp(b, Topic::AuditLog),
-        );
-        let secrets = changes.stamp(a, Topic::Secrets);
-        changes.bump(a, Topic::AuditLog);
-        assert_ne!(changes.stamp(a, Topic::AuditLog), before.0);
-        assert_eq!(changes.stamp(b, Topic::AuditLog), before.1);
-        assert_eq!(changes.stamp(a, Topic::Secrets), secrets);
-    }
-
-    #[test]
-    fn a_notice_bumps_the_named_tenant_and_an_unreadable_one_everything() {
-        let changes = Changes::new(false);
-        let (a, b) = (tenant(), tenant());
-        let before_b = changes.stamp(b, Topic::Secrets);
-        let before_a = changes.stamp(a, Topic::Secrets);
-        changes.apply(&payload(a, Topic::Secrets));
-        assert_ne!(changes.stamp(a, Topic::Secrets), before_a);
-        assert_eq!(changes.stamp(b, Topic::Secrets), before_b);
-        changes.apply("something from a newer release");
-        assert_ne!(changes.stamp(b, Topic::Secrets), before_b);
-    }
-
-    #[test]
-    fn without_a_listener_postgresql_stamps_are_withheld() {
+    fn a_bump_outdates_that_tenant_and_topic_only() {
         let changes = Changes::new(true);
-        assert_eq!(changes.stamp(tenant(), Topic::AuditLog), None);
-        assert_eq!(changes.max_age(), None);
         changes.set_complete(true);
-        assert!(changes.stamp(tenant(), Topic::AuditLog).is_some());
+        let (a, b) = (tenant(), tenant());
+        let (a_log, b_log) = (
+            changes.stamp(a, Topic::AuditLog).unwrap(),
+            changes.stamp(b, Topic::AuditLog).unwrap(),
+        );
+        let a_secrets = changes.stamp(a, Topic::Secrets).unwrap();
+        changes.bump(a, Topic::AuditLog);
+        assert!(!changes.still_current(&a_log, a, Topic::AuditLog));
+        assert!(changes.still_current(&b_log, b, Topic::AuditLog));
+        assert!(changes.still_current(&a_secrets, a, Topic::Secrets));
+    }
+
+    #[test]
+    fn a_notice_outdates_the_named_tenant_and_an_unreadable_one_everything() {
+        let changes = Changes::new(true);
+        changes.set_complete(true);
+        let (a, b) = (tenant(), tenant());
+        let then_a = changes.stamp(a, Topic::Secrets).unwrap();
+        let then_b = changes.stamp(b, Topic::Secrets).unwrap();
+        changes.apply(&payload(a, Topic::Secrets));
+        assert!(!changes.still_current(&then_a, a, Topic::Secrets));
+        assert!(changes.still_current(&then_b, b, Topic::Secrets));
+        changes.apply("something from a newer release");
+        assert!(!changes.still_current(&then_b, b, Topic::Secrets));
+    }
+
+    #[test]
+    fn without_a_listener_postgresql_values_are_never_current() {
+        let changes = Changes::new(true);
+        assert!(changes.stamp(tenant(), Topic::AuditLog).is_none());
+        changes.set_complete(true);
+        let t = tenant();
+        let then = changes.stamp(t, Topic::AuditLog).unwrap();
+        assert!(changes.still_current(&then, t, Topic::AuditLog));
+        changes.set_complete(false);
+        assert!(!changes.still_current(&then, t, Topic::AuditLog));
+    }
+
+    #[test]
+    fn where_writes_go_unannounced_a_value_is_current_for_a_second_at_most() {
+        let changes = Changes::new(false);
+        let t = tenant();
+        let mut then = changes.stamp(t, Topic::AuditLog).unwrap();
+        assert!(changes.still_current(&then, t, Topic::AuditLog));
+        then.taken -= Duration::from_secs(2);
+        assert!(!changes.still_current(&then, t, Topic::AuditLog));
     }
 }

@@ -1,6 +1,7 @@
 //! Readiness and set-up checks (`/readyz`, `bizosaas doctor`).
 
 use crate::connect::{Pool, Store, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+use crate::tx::with_pool;
 use crate::Result;
 use std::collections::HashSet;
 
@@ -77,10 +78,10 @@ fn never_migrated_is_empty(rows: sqlx::Result<Vec<(i64,)>>) -> Result<Vec<(i64,)
 impl Store {
     /// One round trip to the database.
     pub async fn ping(&self) -> Result<()> {
-        match &self.pool {
-            Pool::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await?.rows_affected(),
-            Pool::Postgres(p) => sqlx::query("SELECT 1").execute(p).await?.rows_affected(),
-        };
+        with_pool!(self, |p| sqlx::query("SELECT 1")
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 

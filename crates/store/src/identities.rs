@@ -1,7 +1,7 @@
 //! Accounts at single sign-on providers, linked to users.
 
-use crate::connect::{Pool, Store};
-use crate::tx::{with_conn, TenantTx};
+use crate::connect::Store;
+use crate::tx::{with_conn, with_pool, TenantTx};
 use crate::Result;
 use chrono::Utc;
 use domain::UserId;
@@ -10,44 +10,22 @@ use uuid::Uuid;
 /// The user a provider account is linked to.
 pub async fn find(store: &Store, provider: &str, subject: &str) -> Result<Option<UserId>> {
     const SQL: &str = "SELECT user_id FROM user_identities WHERE provider = $1 AND subject = $2";
-    let row: Option<(Uuid,)> = match &store.pool {
-        Pool::Sqlite(p) => {
-            sqlx::query_as(SQL)
-                .bind(provider)
-                .bind(subject)
-                .fetch_optional(p)
-                .await?
-        }
-        Pool::Postgres(p) => {
-            sqlx::query_as(SQL)
-                .bind(provider)
-                .bind(subject)
-                .fetch_optional(p)
-                .await?
-        }
-    };
+    let row: Option<(Uuid,)> = with_pool!(store, |p| sqlx::query_as(SQL)
+        .bind(provider)
+        .bind(subject)
+        .fetch_optional(p)
+        .await)?;
     Ok(row.map(|(u,)| UserId::from_uuid(u)))
 }
 
 /// Whether the user already has an account linked at this provider.
 pub async fn has_provider(store: &Store, user: UserId, provider: &str) -> Result<bool> {
     const SQL: &str = "SELECT COUNT(*) FROM user_identities WHERE user_id = $1 AND provider = $2";
-    let (n,): (i64,) = match &store.pool {
-        Pool::Sqlite(p) => {
-            sqlx::query_as(SQL)
-                .bind(user.as_uuid())
-                .bind(provider)
-                .fetch_one(p)
-                .await?
-        }
-        Pool::Postgres(p) => {
-            sqlx::query_as(SQL)
-                .bind(user.as_uuid())
-                .bind(provider)
-                .fetch_one(p)
-                .await?
-        }
-    };
+    let (n,): (i64,) = with_pool!(store, |p| sqlx::query_as(SQL)
+        .bind(user.as_uuid())
+        .bind(provider)
+        .fetch_one(p)
+        .await)?;
     Ok(n > 0)
 }
 

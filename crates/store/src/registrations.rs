@@ -1,7 +1,7 @@
 //! Registrations waiting for their email link (only the link's hash is kept).
 
-use crate::connect::{Pool, Store};
-use crate::tx::{with_conn, TenantTx};
+use crate::connect::Store;
+use crate::tx::{with_conn, with_pool, TenantTx};
 use crate::Result;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -46,44 +46,28 @@ pub async fn create(store: &Store, r: &NewRegistration<'_>) -> Result<()> {
     const SQL: &str = "INSERT INTO pending_registrations (id, token_hash, email, name, tenant_name, password_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     let id = Uuid::now_v7();
     let now = Utc::now();
-    match &store.pool {
-        Pool::Sqlite(p) => {
-            sqlx::query(SQL)
-                .bind(id)
-                .bind(r.token_hash)
-                .bind(r.email)
-                .bind(r.name)
-                .bind(r.tenant_name)
-                .bind(r.password_hash)
-                .bind(now)
-                .bind(r.expires_at)
-                .execute(p)
-                .await?;
-        }
-        Pool::Postgres(p) => {
-            sqlx::query(SQL)
-                .bind(id)
-                .bind(r.token_hash)
-                .bind(r.email)
-                .bind(r.name)
-                .bind(r.tenant_name)
-                .bind(r.password_hash)
-                .bind(now)
-                .bind(r.expires_at)
-                .execute(p)
-                .await?;
-        }
-    }
+    with_pool!(store, |p| sqlx::query(SQL)
+        .bind(id)
+        .bind(r.token_hash)
+        .bind(r.email)
+        .bind(r.name)
+        .bind(r.tenant_name)
+        .bind(r.password_hash)
+        .bind(now)
+        .bind(r.expires_at)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// The registration behind a link token's hash.
 pub async fn find_by_hash(store: &Store, hash: &str) -> Result<Option<PendingRegistration>> {
     const SQL: &str = "SELECT id, email, name, tenant_name, password_hash, expires_at, used_at FROM pending_registrations WHERE token_hash = $1";
-    Ok(match &store.pool {
-        Pool::Sqlite(p) => sqlx::query_as(SQL).bind(hash).fetch_optional(p).await?,
-        Pool::Postgres(p) => sqlx::query_as(SQL).bind(hash).fetch_optional(p).await?,
-    })
+    Ok(with_pool!(store, |p| sqlx::query_as(SQL)
+        .bind(hash)
+        .fetch_optional(p)
+        .await)?)
 }
 
 /// Uses the link, inside the transaction that creates the account; a link

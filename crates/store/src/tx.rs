@@ -57,6 +57,19 @@ macro_rules! with_conn {
 }
 pub(crate) use with_conn;
 
+/// Runs `$body` with `$p` bound to the store's pool, whichever backend it
+/// is, for the global tables that no tenant owns (users, identities,
+/// pending registrations). The body is compiled once per backend.
+macro_rules! with_pool {
+    ($store:expr, |$p:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::connect::Pool::Sqlite($p) => $body,
+            $crate::connect::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
 impl Store {
     /// Starts a read-only unit of work for a tenant: autocommit statements
     /// on a connection scoped to the tenant (each statement sees a consistent

@@ -1,8 +1,8 @@
 //! Accounts (global: a user may belong to several tenants) and their
 //! password credentials.
 
-use crate::connect::{Pool, Store};
-use crate::tx::{with_conn, TenantTx};
+use crate::connect::Store;
+use crate::tx::{with_conn, with_pool, TenantTx};
 use crate::Result;
 use chrono::{DateTime, TimeDelta, Utc};
 use domain::validation::{DisplayName, Email};
@@ -121,10 +121,10 @@ where
         + sqlx::Type<sqlx::Postgres>
         + Send,
 {
-    let row: Option<Row> = match &store.pool {
-        Pool::Sqlite(p) => sqlx::query_as(sql).bind(key).fetch_optional(p).await?,
-        Pool::Postgres(p) => sqlx::query_as(sql).bind(key).fetch_optional(p).await?,
-    };
+    let row: Option<Row> = with_pool!(store, |p| sqlx::query_as(sql)
+        .bind(key)
+        .fetch_optional(p)
+        .await)?;
     Ok(row.map(|r| Credentials {
         user: User {
             id: UserId::from_uuid(r.id),
@@ -150,24 +150,12 @@ pub async fn record_failure(
         locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END \
         WHERE id = $3 RETURNING failed_logins";
     let until = Utc::now() + lock_for;
-    let (n,): (i32,) = match &store.pool {
-        Pool::Sqlite(p) => {
-            sqlx::query_as(SQL)
-                .bind(lock_after)
-                .bind(until)
-                .bind(id.as_uuid())
-                .fetch_one(p)
-                .await?
-        }
-        Pool::Postgres(p) => {
-            sqlx::query_as(SQL)
-                .bind(lock_after)
-                .bind(until)
-                .bind(id.as_uuid())
-                .fetch_one(p)
-                .await?
-        }
-    };
+    let (n,): (i32,) = with_pool!(store, |p| sqlx::query_as(SQL)
+        .bind(lock_after)
+        .bind(until)
+        .bind(id.as_uuid())
+        .fetch_one(p)
+        .await)?;
     Ok(n == lock_after)
 }
 
@@ -187,20 +175,12 @@ pub async fn record_success(tx: &mut TenantTx, id: UserId) -> Result<()> {
 pub async fn set_password(store: &Store, id: UserId, password_hash: &str) -> Result<()> {
     const SQL: &str =
         "UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = NULL WHERE id = $2";
-    let n = match &store.pool {
-        Pool::Sqlite(p) => sqlx::query(SQL)
-            .bind(password_hash)
-            .bind(id.as_uuid())
-            .execute(p)
-            .await?
-            .rows_affected(),
-        Pool::Postgres(p) => sqlx::query(SQL)
-            .bind(password_hash)
-            .bind(id.as_uuid())
-            .execute(p)
-            .await?
-            .rows_affected(),
-    };
+    let n = with_pool!(store, |p| sqlx::query(SQL)
+        .bind(password_hash)
+        .bind(id.as_uuid())
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
     if n == 0 {
         return Err(crate::StoreError::NotFound);
     }

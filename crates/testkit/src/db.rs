@@ -108,6 +108,24 @@ impl TestDb {
         Ok(PgPool::connect(&pg.admin).await?)
     }
 
+    /// PostgreSQL: sends the app's connections (not migrations) through a
+    /// proxy the test can cut or stall, and returns it.
+    pub async fn route_through_proxy(&mut self) -> anyhow::Result<crate::proxy::TcpProxy> {
+        let host_port = self
+            .config
+            .url
+            .rsplit_once('@')
+            .and_then(|(_, rest)| rest.split('/').next())
+            .context("a PostgreSQL URL with a host")?
+            .to_string();
+        let proxy = crate::proxy::TcpProxy::start(host_port.clone()).await?;
+        self.config.url = self
+            .config
+            .url
+            .replace(&host_port, &format!("127.0.0.1:{}", proxy.port()));
+        Ok(proxy)
+    }
+
     /// PostgreSQL: the owner role's URL.
     pub fn owner_url(&self) -> Option<&str> {
         self.pg.as_ref().map(|p| p.owner.as_str())

@@ -143,8 +143,6 @@ async fn page(
 ) -> Result<Response, ApiError> {
     let (tenant, topic) = (scope.tenant(), Topic::AuditLog);
     let changes = state.store.changes();
-    // Taken before reading, so a write committed meanwhile makes this page stale.
-    let stamp = changes.stamp(tenant, topic);
     let key = format!(
         "{:?}|{:?}|{:?}|{:?}|{}|{:?}",
         filter.action,
@@ -154,19 +152,13 @@ async fn page(
         limit.get(),
         cursor.map(|c| c.id())
     );
-    let outcome = match stamp {
-        None => "bypass",
-        Some(stamp) => match state
-            .pages
-            .get(tenant, topic, &key, stamp, changes.max_age())
-        {
-            Some(body) => {
-                state.metrics.cache_lookup("audit_pages", "hit");
-                return Ok(json_body(body));
-            }
-            None => "miss",
-        },
-    };
+    if let Some(body) = state.pages.get(tenant, topic, &key, changes) {
+        state.metrics.cache_lookup("audit_pages", "hit");
+        return Ok(json_body(body));
+    }
+    // Taken before reading, so a write committed meanwhile makes this page stale.
+    let stamp = changes.stamp(tenant, topic);
+    let outcome = if stamp.is_some() { "miss" } else { "bypass" };
     state.metrics.cache_lookup("audit_pages", outcome);
     let mut tx = state.store.read(scope).await?;
     if let Some(c) = cursor {

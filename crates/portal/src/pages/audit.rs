@@ -1,7 +1,7 @@
 //! Settings → Audit log: the tenant's entries, filtered and paged, with a
 //! CSV export of what the filter selects.
 
-use crate::render::{page, problem_of, Chrome, PageError};
+use crate::render::{inline_problem, page, Chrome, PageError};
 use crate::session::{encode, Csrf, SignedIn};
 use api::extract::ApiQuery;
 use api::routes::audit_logs::{self, AuditPage, AuditQuery, ExportFormat};
@@ -124,10 +124,7 @@ pub async fn list(
             StatusCode::OK
         }
         Err(e) => {
-            let problem = problem_of(e);
-            if let Some(page_error) = crate::render::escalate(&problem) {
-                return Err(page_error);
-            }
+            let problem = inline_problem(e)?;
             p.message = problem.errors.is_empty().then_some(problem.detail);
             p.errors = problem.errors;
             crate::render::status_of(problem.status)

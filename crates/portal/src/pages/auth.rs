@@ -1,7 +1,7 @@
 //! Sign-in, registration, sign-out, tenant switching and invitation
 //! acceptance: forms over the API's identity handlers.
 
-use crate::render::{page, problem_of, Chrome, PageError};
+use crate::render::{inline_problem, page, Chrome, PageError};
 use crate::session::{
     encode, forget_session, safe_next, session_cookie, CheckedForm, Csrf, NoFields, SignedIn,
 };
@@ -108,18 +108,7 @@ pub async fn login_submit(
             Ok((jar, Redirect::to(safe_next(&f.next))).into_response())
         }
         Err(e) => {
-            let p = problem_of(e);
-            if let Some(page_error) = crate::render::escalate(&p) {
-                return Err(page_error);
-            }
-            if p.status == 429 || p.status == 503 {
-                let err = if p.status == 429 {
-                    PageError::TooMany(p.detail, p.retry_after.unwrap_or(60))
-                } else {
-                    PageError::Unavailable(p.detail)
-                };
-                return Err(err);
-            }
+            let p = inline_problem(e)?;
             let status = crate::render::status_of(p.status);
             let message = p.errors.is_empty().then_some(p.detail);
             Ok(page(
@@ -193,10 +182,7 @@ pub async fn register_submit(
             },
         )),
         Err(e) => {
-            let p = problem_of(e);
-            if let Some(page_error) = crate::render::escalate(&p) {
-                return Err(page_error);
-            }
+            let p = inline_problem(e)?;
             let status = crate::render::status_of(p.status);
             Ok(page(
                 status,
@@ -266,13 +252,7 @@ pub async fn confirm_submit(
             Ok((jar, Redirect::to("/dashboard")).into_response())
         }
         Err(e) => {
-            let p = problem_of(e);
-            if let Some(page_error) = crate::render::escalate(&p) {
-                return Err(page_error);
-            }
-            if p.status == 429 {
-                return Err(PageError::TooMany(p.detail, p.retry_after.unwrap_or(60)));
-            }
+            let p = inline_problem(e)?;
             Ok(page(
                 crate::render::status_of(p.status),
                 &RegisterConfirm {
@@ -432,10 +412,7 @@ pub async fn accept_submit(
             Ok((jar, Redirect::to("/dashboard")).into_response())
         }
         Err(e) => {
-            let p = problem_of(e);
-            if let Some(page_error) = crate::render::escalate(&p) {
-                return Err(page_error);
-            }
+            let p = inline_problem(e)?;
             if p.status == 404 {
                 return Err(PageError::NotFound);
             }

@@ -3,7 +3,7 @@
 //! confirmation. A key is never shown again once saved, not even on a
 //! failed form.
 
-use crate::render::{page, problem_of, Chrome, PageError};
+use crate::render::{inline_problem, page, Chrome, PageError};
 use crate::session::{CheckedForm, Csrf, NoFields, SignedIn};
 use api::extract::Origin;
 use api::routes::vault_keys::{self, AddKey, KeyView};
@@ -152,7 +152,7 @@ pub async fn add(
             Ok(page(StatusCode::CREATED, &p))
         }
         Err(e) => {
-            let problem = problem_of(e);
+            let problem = inline_problem(e)?;
             p.provider = f.provider;
             p.name = f.name;
             p.base_url = f.base_url;

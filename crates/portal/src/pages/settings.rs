@@ -1,6 +1,6 @@
 //! Settings: profile and password, members and invitations, API tokens.
 
-use crate::render::{page, problem_of, Chrome, PageError};
+use crate::render::{inline_problem, page, Chrome, PageError};
 use crate::session::{forget_session, CheckedForm, Csrf, NoFields, SignedIn};
 use crate::table::{self, Column, SortQuery};
 use api::extract::{ApiJson, ApiQuery, Origin};
@@ -96,10 +96,7 @@ pub async fn profile_submit(
             Ok(page(StatusCode::OK, &p))
         }
         Err(e) => {
-            let problem = problem_of(e);
-            if let Some(page_error) = crate::render::escalate(&problem) {
-                return Err(page_error);
-            }
+            let problem = inline_problem(e)?;
             p.name = f.name;
             p.email = f.email;
             p.message = problem.errors.is_empty().then_some(problem.detail);
@@ -145,10 +142,7 @@ pub async fn password_submit(
         )
             .into_response()),
         Err(e) => {
-            let problem = problem_of(e);
-            if let Some(page_error) = crate::render::escalate(&problem) {
-                return Err(page_error);
-            }
+            let problem = inline_problem(e)?;
             let mut p = profile_page(&user, &csrf);
             p.message = problem.errors.is_empty().then_some(problem.detail);
             p.pw_errors = problem.errors;
@@ -289,10 +283,7 @@ fn members_outcome(
             StatusCode::OK
         }
         Err(e) => {
-            let problem = problem_of(e);
-            if let Some(page_error) = crate::render::escalate(&problem) {
-                return Err(page_error);
-            }
+            let problem = inline_problem(e)?;
             p.message = Some(problem.detail);
             p.errors = problem.errors;
             crate::render::status_of(problem.status)
@@ -557,7 +548,7 @@ pub async fn token_create(
                 serde_json::from_slice(&bytes).map_err(|e| PageError::Internal(e.to_string()))?;
             Ok(body.secret)
         }
-        Err(e) => Err(problem_of(e)),
+        Err(e) => Err(inline_problem(e)?),
     };
     let mut p = tokens_page(&state, &user, &csrf).await?;
     match secret {

@@ -186,8 +186,8 @@ mod tests {
 
     #[test]
     fn the_key_file_is_created_once_with_mode_0600() {
-        let dir = std::env::temp_dir().join(format!("bzs-keyring-{}", uuid_like()));
-        let path = dir.join("master.key");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
         let first = Keyring::load(&KeySource::File(path.clone())).unwrap();
         let again = Keyring::load(&KeySource::File(path.clone())).unwrap();
         assert_eq!(first.primary().0, again.primary().0);
@@ -197,13 +197,12 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn a_key_file_readable_by_others_is_refused() {
-        let dir = std::env::temp_dir().join(format!("bzs-keyring-{}", uuid_like()));
-        let path = dir.join("master.key");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
         Keyring::load(&KeySource::File(path.clone())).unwrap();
         #[cfg(unix)]
         {
@@ -212,7 +211,6 @@ mod tests {
             let err = Keyring::load(&KeySource::File(path.clone())).err().unwrap();
             assert!(err.to_string().contains("chmod 600"), "{err}");
         }
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
@@ -229,14 +227,5 @@ mod tests {
             .unwrap()
             .to_string()
             .contains("not base64"));
-    }
-
-    fn uuid_like() -> String {
-        format!("{:x}{:x}", std::process::id(), rand_u64())
-    }
-
-    fn rand_u64() -> u64 {
-        use rand::RngCore;
-        rand::rng().next_u64()
     }
 }
