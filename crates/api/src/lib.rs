@@ -25,4 +25,4 @@ pub use metrics::Metrics;
 pub use openapi::ApiDoc;
 pub use problem::{ApiError, Problem};
 pub use server::Server;
-pub use state::{AppState, WebConfig};
+pub use state::{AppState, WebConfig, Workflows};

@@ -48,16 +48,11 @@ pub struct Metrics {
     cache: Family<CacheLabels, Counter>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
-    /// A registry with every metric registered.
-    pub fn new() -> Self {
+    /// A registry with every metric registered, the workflow engine's too.
+    pub fn new(workflows: &workflows::WorkflowMetrics) -> Self {
         let mut registry = Registry::default();
+        workflows.register(&mut registry);
         let requests = Family::<HttpLabels, Counter>::default();
         let latency = Family::<HttpLabels, Histogram, fn() -> Histogram>::new_with_constructor(
             latency_histogram,

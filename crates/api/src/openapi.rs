@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
 use crate::routes::{
-    audit_logs, auth, health, invitations, me, members, tenant, tokens, vault_keys,
+    audit_logs, auth, health, invitations, me, members, tenant, tokens, vault_keys, workflow_runs,
 };
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         tokens::create, tokens::list, tokens::get, tokens::revoke,
         tokens::create_personal, tokens::list_personal, tokens::revoke_personal,
         vault_keys::add, vault_keys::list, vault_keys::test, vault_keys::revoke,
+        workflow_runs::start, workflow_runs::list, workflow_runs::get, workflow_runs::cancel, workflow_runs::retry,
     ),
     components(schemas(crate::problem::Problem, domain::validation::FieldError, domain::tokens::Scope, domain::tokens::TokenKind)),
     modifiers(&BearerAuth),
@@ -32,6 +33,7 @@ use utoipa::{Modify, OpenApi};
         (name = "tenant", description = "The caller's tenant"),
         (name = "tokens", description = "API tokens"),
         (name = "byok", description = "The tenant's own LLM provider keys, kept in the secret store"),
+        (name = "workflows", description = "Durable workflow runs: start, watch, cancel, retry"),
     )
 )]
 pub struct ApiDoc;

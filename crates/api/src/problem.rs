@@ -3,6 +3,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::validation::FieldError;
+use domain::workflows::EngineError;
 use serde::{Deserialize, Serialize};
 use store::StoreError;
 
@@ -166,6 +167,23 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict(format!("conflicts with an existing record ({c})"))
             }
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Unavailable(m) => ApiError::Unavailable(format!(
+                "the workflow engine is unreachable ({m}); nothing was started or changed, try again shortly"
+            )),
+            EngineError::NotFound => ApiError::NotFound("no such workflow run".into()),
+            EngineError::Conflict(m) => ApiError::Conflict(m),
+            EngineError::Invalid(m) => ApiError::Validation {
+                detail: m.clone(),
+                errors: vec![],
+            },
+            EngineError::Other(m) => ApiError::Internal(m),
         }
     }
 }

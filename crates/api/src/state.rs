@@ -6,6 +6,7 @@ use crate::page_cache::PageCache;
 use ai::providers::KeyChecker;
 use domain::email::EmailSender;
 use domain::secrets::SecretStore;
+use domain::workflows::WorkflowEngine;
 use std::sync::Arc;
 use std::time::Duration;
 use store::Store;
@@ -80,6 +81,17 @@ pub struct AppState {
     pub secrets: Arc<dyn SecretStore>,
     /// Checks provider keys with their providers.
     pub providers: Arc<KeyChecker>,
+    /// Starts and steers workflow runs (the embedded runner or Temporal).
+    pub workflows: Arc<dyn WorkflowEngine>,
+}
+
+/// The workflow engine the app uses, and the metrics its runs report.
+#[derive(Clone)]
+pub struct Workflows {
+    /// The engine.
+    pub engine: Arc<dyn WorkflowEngine>,
+    /// Its metrics, served at `/metrics` with the app's.
+    pub metrics: workflows::WorkflowMetrics,
 }
 
 impl AppState {
@@ -90,12 +102,14 @@ impl AppState {
         email: Arc<dyn EmailSender>,
         secrets: Arc<dyn SecretStore>,
         providers: KeyChecker,
+        workflows: Workflows,
     ) -> Self {
         Self {
             email,
             secrets,
             providers: Arc::new(providers),
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::new(Metrics::new(&workflows.metrics)),
+            workflows: workflows.engine,
             tokens: Arc::new(TokenCache::new(config.token_cache_ttl)),
             pages: Arc::new(PageCache::new(config.page_cache_bytes)),
             login_throttle: Arc::new(crate::throttle::Throttle::new(

@@ -65,6 +65,7 @@ async fn migrations_not_applied_make_readyz_say_so(db: Db) -> Result<()> {
         std::sync::Arc::new(testkit::MemoryOutbox::default()),
         secrets,
         ai::providers::KeyChecker::new(ai::providers::Endpoints::default()),
+        idle_workflows(&store),
     );
     let server = api::Server::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/readyz", server.local_addr());
@@ -143,4 +144,23 @@ async fn a_database_outage_gives_503_and_the_server_recovers_by_itself() -> Resu
         StatusCode::OK
     );
     Ok(())
+}
+
+/// An embedded engine whose runner is not started: readiness does not need it.
+fn idle_workflows(store: &store::Store) -> api::Workflows {
+    let metrics = workflows::WorkflowMetrics::default();
+    let engine = workflows::embedded::EmbeddedEngine::new(
+        store.clone(),
+        std::sync::Arc::new(workflows::builtin::registry()),
+        workflows::ActivityEnv {
+            store: store.clone(),
+            data_dir: std::env::temp_dir(),
+        },
+        Default::default(),
+        metrics.clone(),
+    );
+    api::Workflows {
+        engine: std::sync::Arc::new(engine),
+        metrics,
+    }
 }

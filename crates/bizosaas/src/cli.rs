@@ -158,12 +158,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     store.listen_for_changes().await;
     let web = config.web_config();
     let sso = auth::sso::Sso::new(config.sso_providers()?, &web.public_url)?;
+    let engine = crate::engine::start(&config, &store).await?;
     let state = api::AppState::new(
         store.clone(),
         web,
         config.email_sender()?,
         config.secret_store(&store)?,
         config.key_checker(),
+        engine.workflows,
     );
     let server = api::Server::bind(&config.listen)
         .await
@@ -174,6 +176,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     server
         .run(portal::app_with(state, sso), shutdown_signal())
         .await?;
+    if let Some(runner) = engine.runner {
+        runner.shutdown().await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -229,6 +229,62 @@ impl Default for AiConfig {
     }
 }
 
+/// Which engine runs workflows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// In this process, on the application's database.
+    Embedded,
+    /// On a Temporal cluster, with `bizosaas worker` processes.
+    Temporal,
+}
+
+/// Durable workflows (`[workflows]`, `BIZOS_WORKFLOWS_*`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowsConfig {
+    /// `embedded` (default) or `temporal`.
+    pub engine: EngineKind,
+    /// Runs one process executes at once (embedded).
+    pub concurrency: usize,
+    /// Runs of one tenant executing at once, across processes (embedded).
+    pub per_tenant: usize,
+    /// Seconds a worker's claim lasts without a heartbeat; a crashed
+    /// process's runs are taken up after this (embedded).
+    pub lease_secs: u64,
+    /// Milliseconds between looks for work other processes queued (embedded).
+    pub poll_ms: u64,
+    /// Cron expression (seconds first, UTC) of the daily purge of expired
+    /// sessions, invitations and idempotency keys.
+    pub purge_cron: String,
+}
+
+impl Default for WorkflowsConfig {
+    fn default() -> Self {
+        let r = workflows::embedded::RunnerConfig::default();
+        Self {
+            engine: EngineKind::Embedded,
+            concurrency: r.concurrency,
+            per_tenant: r.per_tenant,
+            lease_secs: r.lease.as_secs(),
+            poll_ms: r.poll.as_millis() as u64,
+            purge_cron: "0 30 3 * * *".into(),
+        }
+    }
+}
+
+impl WorkflowsConfig {
+    /// The embedded runner's settings.
+    pub fn runner(&self) -> workflows::embedded::RunnerConfig {
+        workflows::embedded::RunnerConfig {
+            concurrency: self.concurrency.max(1),
+            per_tenant: self.per_tenant.max(1),
+            lease: std::time::Duration::from_secs(self.lease_secs.max(1)),
+            poll: std::time::Duration::from_millis(self.poll_ms.max(10)),
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -261,6 +317,9 @@ pub struct Config {
     /// LLM providers.
     #[serde(default)]
     pub ai: AiConfig,
+    /// Durable workflows.
+    #[serde(default)]
+    pub workflows: WorkflowsConfig,
     /// The address users reach this instance at, for links in email
     /// (default: http://<listen>).
     pub public_url: Option<String>,
@@ -291,6 +350,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             vault: VaultSection::default(),
             ai: AiConfig::default(),
+            workflows: WorkflowsConfig::default(),
             public_url: None,
         }
     }

@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod rotate;
 pub mod telemetry;

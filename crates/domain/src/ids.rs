@@ -73,3 +73,11 @@ id_type!(
     /// An invitation to join a tenant.
     InvitationId
 );
+id_type!(
+    /// One run of a durable workflow.
+    RunId
+);
+id_type!(
+    /// A schedule that starts workflow runs periodically.
+    ScheduleId
+);

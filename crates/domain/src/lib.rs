@@ -12,6 +12,7 @@ pub mod secrets;
 pub mod tenancy;
 pub mod tokens;
 pub mod validation;
+pub mod workflows;
 
-pub use ids::{AuditId, InvitationId, SessionId, TenantId, TokenId, UserId};
+pub use ids::{AuditId, InvitationId, RunId, ScheduleId, SessionId, TenantId, TokenId, UserId};
 pub use tenancy::{Actor, Principal, TenantScope};

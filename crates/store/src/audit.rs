@@ -143,3 +143,18 @@ pub async fn exists(tx: &mut TenantTx, id: Uuid) -> Result<bool> {
     .await)?;
     Ok(found.is_some())
 }
+
+/// Whether the tenant's log already records `action` on `resource_id` (so a
+/// retried step that audits does it once).
+pub async fn records(tx: &mut TenantTx, action: &str, resource_id: &str) -> Result<bool> {
+    let tenant = tx.scope().tenant().as_uuid();
+    let found: Option<(i32,)> = with_conn!(tx, |c| sqlx::query_as(
+        "SELECT 1 FROM audit_logs WHERE tenant_id = $1 AND action = $2 AND resource_id = $3"
+    )
+    .bind(tenant)
+    .bind(action)
+    .bind(resource_id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(found.is_some())
+}

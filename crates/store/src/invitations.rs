@@ -178,3 +178,19 @@ pub async fn mark_accepted(tx: &mut TenantTx, id: InvitationId) -> Result<()> {
     }
     Ok(())
 }
+
+/// Deletes the tenant's invitations whose link no longer works (expired or
+/// revoked); the audit log keeps their history. Returns how many.
+pub async fn purge_ended(tx: &mut TenantTx, now: DateTime<Utc>) -> Result<u64> {
+    let tenant = tx.scope().tenant().as_uuid();
+    Ok(with_conn!(tx, |c| {
+        sqlx::query(
+            "DELETE FROM invitations WHERE tenant_id = $1 AND (expires_at < $2 OR revoked_at IS NOT NULL)",
+        )
+        .bind(tenant)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?)
+}

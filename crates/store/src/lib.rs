@@ -24,6 +24,7 @@ pub mod stats;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+pub mod workflows;
 
 pub use connect::{default_pool_size, redact_url, Backend, DbConfig, PoolStats, Store};
 pub use error::StoreError;

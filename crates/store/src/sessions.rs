@@ -135,3 +135,19 @@ pub async fn revoke_all_of_user(tx: &mut TenantTx, user: UserId) -> Result<u64> 
     })?;
     Ok(n)
 }
+
+/// Deletes the tenant's sessions that can no longer be used (expired or
+/// revoked); returns how many.
+pub async fn purge_ended(tx: &mut TenantTx, now: DateTime<Utc>) -> Result<u64> {
+    let tenant = tx.scope().tenant().as_uuid();
+    Ok(with_conn!(tx, |c| {
+        sqlx::query(
+            "DELETE FROM sessions WHERE tenant_id = $1 AND (expires_at < $2 OR revoked_at IS NOT NULL)",
+        )
+        .bind(tenant)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?)
+}

@@ -29,7 +29,34 @@ pub struct TestApp {
     pub llm: crate::llm::ProviderSim,
     /// Where the local sealed store's master key file is.
     pub keys_dir: tempfile::TempDir,
+    /// The embedded workflow engine the app uses.
+    pub workflows: workflows::embedded::EmbeddedEngine,
+    /// Its runner, while this app executes runs.
+    runner: Option<workflows::embedded::RunnerHandle>,
+    /// The data directory (workflow exports land here).
+    pub data_dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
+}
+
+/// What the app's workflow engine runs, and how.
+pub struct WorkflowSetup {
+    /// Workflows and activities (default: the built-in ones).
+    pub registry: workflows::Registry,
+    /// Runner settings (default: quick polls, short leases).
+    pub runner: workflows::embedded::RunnerConfig,
+}
+
+impl Default for WorkflowSetup {
+    fn default() -> Self {
+        Self {
+            registry: workflows::builtin::registry(),
+            runner: workflows::embedded::RunnerConfig {
+                poll: std::time::Duration::from_millis(50),
+                lease: std::time::Duration::from_secs(3),
+                ..Default::default()
+            },
+        }
+    }
 }
 
 /// A tenant with an admin token.
@@ -79,12 +106,27 @@ impl TestApp {
         .await
     }
 
+    /// Starts the app with these workflows and runner settings.
+    pub async fn spawn_with_workflows(db: TestDb, setup: WorkflowSetup) -> anyhow::Result<Self> {
+        Self::launch(db, api::WebConfig::default(), vec![], None, setup).await
+    }
+
     /// Starts the app; secrets in the local sealed store unless `secrets` says otherwise.
     pub async fn spawn_all(
         db: TestDb,
         config: api::WebConfig,
         sso: Vec<auth::sso::ProviderConfig>,
         secrets: Option<secrets::Backend>,
+    ) -> anyhow::Result<Self> {
+        Self::launch(db, config, sso, secrets, WorkflowSetup::default()).await
+    }
+
+    async fn launch(
+        db: TestDb,
+        config: api::WebConfig,
+        sso: Vec<auth::sso::ProviderConfig>,
+        secrets: Option<secrets::Backend>,
+        setup: WorkflowSetup,
     ) -> anyhow::Result<Self> {
         let store = db.store().await?;
         store.listen_for_changes().await;
@@ -97,12 +139,29 @@ impl TestApp {
             ))
         });
         let secret_store = secrets::open(&backend, &store, std::time::Duration::from_secs(60))?;
+        let data_dir = tempfile::tempdir()?;
+        let metrics = workflows::WorkflowMetrics::default();
+        let engine = workflows::embedded::EmbeddedEngine::new(
+            store.clone(),
+            std::sync::Arc::new(setup.registry),
+            workflows::ActivityEnv {
+                store: store.clone(),
+                data_dir: data_dir.path().to_path_buf(),
+            },
+            setup.runner,
+            metrics.clone(),
+        );
+        let runner = Some(engine.spawn_runner());
         let state = api::AppState::new(
             store.clone(),
             config,
             outbox.clone(),
             secret_store,
             ai::providers::KeyChecker::new(llm.endpoints()),
+            api::Workflows {
+                engine: std::sync::Arc::new(engine.clone()),
+                metrics,
+            },
         );
         let server = api::Server::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", server.local_addr());
@@ -120,8 +179,32 @@ impl TestApp {
             outbox,
             llm,
             keys_dir,
+            workflows: engine,
+            runner,
+            data_dir,
             stop: Some(tx),
         })
+    }
+
+    /// Ends this app's runner abruptly, as a killed process would: nothing
+    /// is handed back, its leases run out.
+    pub fn kill_runner(&mut self) {
+        drop(self.runner.take());
+    }
+
+    /// Starts executing workflow runs here again.
+    pub fn start_runner(&mut self) {
+        if self.runner.is_none() {
+            self.runner = Some(self.workflows.spawn_runner());
+        }
+    }
+
+    /// Stops executing workflow runs here, as a stopped process would
+    /// (runs in flight are handed back).
+    pub async fn stop_runner(&mut self) {
+        if let Some(r) = self.runner.take() {
+            r.shutdown().await;
+        }
     }
 
     /// Registers through the API and follows the emailed link, as a person

@@ -126,6 +126,17 @@ impl TestDb {
         Ok(proxy)
     }
 
+    /// The same database for a second app (another process, in effect). The
+    /// original must outlive it.
+    pub fn share(&self) -> TestDb {
+        TestDb {
+            config: self.config.clone(),
+            db: self.db,
+            _dir: None,
+            pg: self.pg.clone(),
+        }
+    }
+
     /// PostgreSQL: the owner role's URL.
     pub fn owner_url(&self) -> Option<&str> {
         self.pg.as_ref().map(|p| p.owner.as_str())

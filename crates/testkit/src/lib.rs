@@ -16,7 +16,7 @@ mod outbox;
 pub mod proxy;
 pub mod vault;
 
-pub use app::{TestApp, TestTenant, MEMBER_PASSWORD};
+pub use app::{TestApp, TestTenant, WorkflowSetup, MEMBER_PASSWORD};
 pub use browser::{Browser, Page};
 pub use db::{Db, TestDb};
 pub use outbox::MemoryOutbox;

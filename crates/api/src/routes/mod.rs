@@ -10,6 +10,7 @@ pub mod members;
 pub mod tenant;
 pub mod tokens;
 pub mod vault_keys;
+pub mod workflow_runs;
 
 use crate::state::AppState;
 use axum::routing::get;
@@ -62,6 +63,19 @@ pub fn api_v1() -> Router<AppState> {
         .route(
             "/api/v1/vault/keys/{service}/test",
             axum::routing::post(vault_keys::test),
+        )
+        .route(
+            "/api/v1/workflows",
+            get(workflow_runs::list).post(workflow_runs::start),
+        )
+        .route("/api/v1/workflows/{id}", get(workflow_runs::get))
+        .route(
+            "/api/v1/workflows/{id}/cancel",
+            axum::routing::post(workflow_runs::cancel),
+        )
+        .route(
+            "/api/v1/workflows/{id}/retry",
+            axum::routing::post(workflow_runs::retry),
         )
 }
 

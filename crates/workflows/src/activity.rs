@@ -1,0 +1,40 @@
+//! What an activity receives.
+
+use domain::{RunId, TenantId, TenantScope};
+use std::path::PathBuf;
+use store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// The platform parts activities work with; the same for both engines.
+#[derive(Clone)]
+pub struct ActivityEnv {
+    /// The database.
+    pub store: Store,
+    /// Where files (exports) are written.
+    pub data_dir: PathBuf,
+}
+
+/// One attempt of an activity.
+#[derive(Clone)]
+pub struct ActivityCtx {
+    /// Platform parts.
+    pub env: ActivityEnv,
+    /// The run's tenant (`None`: platform maintenance).
+    pub tenant: Option<TenantId>,
+    /// The run.
+    pub run_id: RunId,
+    /// Stable across attempts of this step: key effects by it, so a retry
+    /// after a crash does not do them twice.
+    pub idempotency_key: String,
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// Fires when the run is cancelled; long activities should stop.
+    pub cancelled: CancellationToken,
+}
+
+impl ActivityCtx {
+    /// The scope to touch the run's tenant's data with.
+    pub fn tenant_scope(&self) -> Option<TenantScope> {
+        self.tenant.map(TenantScope::system)
+    }
+}

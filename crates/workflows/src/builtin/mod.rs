@@ -1,0 +1,14 @@
+//! The platform's own workflows: maintenance and exports.
+
+pub mod audit_export;
+pub mod maintenance;
+
+use crate::Registry;
+
+/// Every built-in workflow and activity.
+pub fn registry() -> Registry {
+    let mut r = Registry::new();
+    maintenance::register(&mut r);
+    audit_export::register(&mut r);
+    r
+}

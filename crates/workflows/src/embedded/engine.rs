@@ -1,0 +1,331 @@
+//! [`WorkflowEngine`] over the database: starting, listing and steering runs.
+
+use super::runner::RunnerHandle;
+use super::{RunnerConfig, Shared};
+use crate::{cadence, ActivityEnv, Registry, WorkflowMetrics};
+use chrono::Utc;
+use domain::audit::NewAuditEntry;
+use domain::workflows::{
+    Cadence, EngineError, EngineFuture, RunDetail, RunFilter, RunStatus, RunSummary, ScheduleSpec,
+    StartRun, Started, WorkflowEngine,
+};
+use domain::{RunId, TenantId, TenantScope};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use store::workflows::{self as repo, NewRun, RunRow};
+use store::{audit, Store, StoreError};
+use tokio::sync::Notify;
+
+/// The embedded engine: runs in this application's database.
+#[derive(Clone)]
+pub struct EmbeddedEngine {
+    shared: Arc<Shared>,
+}
+
+impl EmbeddedEngine {
+    /// An engine over `store` running `registry`'s workflows.
+    pub fn new(
+        store: Store,
+        registry: Arc<Registry>,
+        env: ActivityEnv,
+        config: RunnerConfig,
+        metrics: WorkflowMetrics,
+    ) -> Self {
+        let worker = format!(
+            "{}:{}:{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
+            std::process::id(),
+            &uuid::Uuid::now_v7().simple().to_string()[24..]
+        );
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                registry,
+                env,
+                worker,
+                config,
+                metrics,
+                wake: Notify::new(),
+                active: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Starts executing runs in this process (claiming, heartbeats, schedules).
+    pub fn spawn_runner(&self) -> RunnerHandle {
+        RunnerHandle::spawn(self.shared.clone())
+    }
+
+    /// This process's worker id, as leases record it.
+    pub fn worker_id(&self) -> &str {
+        &self.shared.worker
+    }
+}
+
+fn engine_error(e: StoreError) -> EngineError {
+    match e {
+        StoreError::Unavailable(m) => EngineError::Unavailable(m),
+        StoreError::NotFound => EngineError::NotFound,
+        other => EngineError::Other(other.to_string()),
+    }
+}
+
+fn detail(row: &RunRow, steps: Vec<domain::workflows::StepRecord>) -> RunDetail {
+    let json = |s: &str| serde_json::from_str(s).unwrap_or_else(|_| json!(s));
+    RunDetail {
+        run: row.summary(),
+        input: json(&row.input),
+        output: row.output.as_deref().map(json),
+        steps,
+    }
+}
+
+/// Checks a workflow id a client chose.
+fn check_key(key: &str) -> Result<(), EngineError> {
+    if key.is_empty() || key.len() > 200 || key.chars().any(char::is_control) {
+        return Err(EngineError::Invalid(
+            "workflow_key must be 1 to 200 characters without control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl EmbeddedEngine {
+    fn check_start(&self, req: &StartRun) -> Result<(), EngineError> {
+        let Some(def) = self.shared.registry.get_workflow(&req.workflow_type) else {
+            let known: Vec<_> = self.shared.registry.workflow_names().collect();
+            return Err(EngineError::Invalid(format!(
+                "unknown workflow type {:?}; known types: {}",
+                req.workflow_type,
+                known.join(", ")
+            )));
+        };
+        if req.requested_by.is_some() && !def.tenant_startable {
+            return Err(EngineError::Invalid(format!(
+                "{} is run by the platform and cannot be started by a tenant",
+                def.name
+            )));
+        }
+        if let Some(key) = &req.dedup_key {
+            check_key(key)?;
+        }
+        (def.check_input)(&req.input)
+            .map_err(|e| EngineError::Invalid(format!("invalid input for {}: {e}", def.name)))
+    }
+
+    async fn start_run(&self, req: StartRun) -> Result<Started, EngineError> {
+        self.check_start(&req)?;
+        let id = RunId::new();
+        let new = NewRun {
+            id,
+            tenant: req.tenant,
+            workflow_type: req.workflow_type.clone(),
+            dedup_key: req.dedup_key.clone().unwrap_or_else(|| id.to_string()),
+            input: req.input.to_string(),
+            parent: None,
+            schedule: None,
+        };
+        let now = Utc::now();
+        let (row, created) = match req.tenant {
+            Some(tenant) => {
+                let scope = req
+                    .requested_by
+                    .unwrap_or_else(|| TenantScope::system(tenant));
+                let mut tx = self
+                    .shared
+                    .store
+                    .write(&scope)
+                    .await
+                    .map_err(engine_error)?;
+                let (row, created) = repo::insert_for_tenant(&mut tx, &new, now)
+                    .await
+                    .map_err(engine_error)?;
+                if created {
+                    let entry = NewAuditEntry::new(
+                        "workflow.started",
+                        "workflow_run",
+                        Some(id.to_string()),
+                    )
+                    .with_metadata(json!({
+                        "workflow_type": new.workflow_type,
+                        "workflow_key": new.dedup_key,
+                    }));
+                    audit::record(&mut tx, entry).await.map_err(engine_error)?;
+                }
+                tx.commit().await.map_err(engine_error)?;
+                (row, created)
+            }
+            None => {
+                let mut tx = self.shared.store.runner().await.map_err(engine_error)?;
+                let r = repo::insert(&mut tx, &new, now)
+                    .await
+                    .map_err(engine_error)?;
+                tx.commit().await.map_err(engine_error)?;
+                r
+            }
+        };
+        if created {
+            self.shared.metrics.run(&row.workflow_type, "started");
+            self.shared.wake.notify_one();
+        }
+        Ok(Started {
+            run: row.summary(),
+            created,
+        })
+    }
+
+    async fn get_run(&self, tenant: TenantId, id: RunId) -> Result<RunDetail, EngineError> {
+        let mut tx = self
+            .shared
+            .store
+            .read(&TenantScope::system(tenant))
+            .await
+            .map_err(engine_error)?;
+        let row = repo::get(&mut tx, id)
+            .await
+            .map_err(engine_error)?
+            .ok_or(EngineError::NotFound)?;
+        let steps = repo::history(&mut tx, id).await.map_err(engine_error)?;
+        tx.commit().await.map_err(engine_error)?;
+        Ok(detail(&row, steps))
+    }
+
+    async fn list_runs(
+        &self,
+        tenant: TenantId,
+        filter: RunFilter,
+    ) -> Result<Vec<RunSummary>, EngineError> {
+        let mut tx = self
+            .shared
+            .store
+            .read(&TenantScope::system(tenant))
+            .await
+            .map_err(engine_error)?;
+        let rows = repo::list(&mut tx, &filter).await.map_err(engine_error)?;
+        tx.commit().await.map_err(engine_error)?;
+        Ok(rows.iter().map(RunRow::summary).collect())
+    }
+
+    /// Applies `change` to a run the tenant has in one of `allowed`
+    /// statuses, audited as `action`, in one transaction.
+    async fn steer(
+        &self,
+        scope: &TenantScope,
+        id: RunId,
+        allowed: &[RunStatus],
+        action: &str,
+        verb: &str,
+    ) -> Result<RunRow, EngineError> {
+        let mut tx = self.shared.store.write(scope).await.map_err(engine_error)?;
+        let before = repo::get(&mut tx, id)
+            .await
+            .map_err(engine_error)?
+            .ok_or(EngineError::NotFound)?;
+        let status = before.status();
+        if !allowed.contains(&status) {
+            return Err(EngineError::Conflict(format!(
+                "a run that is {status} cannot be {verb}"
+            )));
+        }
+        let now = Utc::now();
+        let after = if action == "workflow.cancelled" {
+            repo::request_cancel(&mut tx, id, now).await
+        } else {
+            repo::requeue(&mut tx, id, now).await
+        }
+        .map_err(engine_error)?
+        .ok_or(EngineError::NotFound)?;
+        let entry = NewAuditEntry::new(action, "workflow_run", Some(id.to_string())).with_metadata(
+            json!({ "workflow_type": after.workflow_type, "previous_status": status.as_str() }),
+        );
+        audit::record(&mut tx, entry).await.map_err(engine_error)?;
+        tx.commit().await.map_err(engine_error)?;
+        Ok(after)
+    }
+
+    async fn upsert_schedule(&self, spec: ScheduleSpec) -> Result<(), EngineError> {
+        if self
+            .shared
+            .registry
+            .get_workflow(&spec.workflow_type)
+            .is_none()
+        {
+            return Err(EngineError::Invalid(format!(
+                "unknown workflow type {:?}",
+                spec.workflow_type
+            )));
+        }
+        cadence::check(&spec.cadence).map_err(EngineError::Invalid)?;
+        let now = Utc::now();
+        let first = cadence::next_after(&spec.cadence, now, now).map_err(EngineError::Invalid)?;
+        let (every, cron) = match &spec.cadence {
+            Cadence::Every(d) => (Some(d.as_secs() as i64), None),
+            Cadence::Cron(c) => (None, Some(c.as_str())),
+        };
+        let mut tx = self.shared.store.runner().await.map_err(engine_error)?;
+        repo::upsert_schedule(
+            &mut tx,
+            spec.tenant,
+            &spec.name,
+            &spec.workflow_type,
+            &spec.input.to_string(),
+            every,
+            cron,
+            first,
+            now,
+        )
+        .await
+        .map_err(engine_error)?;
+        tx.commit().await.map_err(engine_error)
+    }
+}
+
+impl WorkflowEngine for EmbeddedEngine {
+    fn name(&self) -> &'static str {
+        "embedded"
+    }
+
+    fn start(&self, req: StartRun) -> EngineFuture<'_, Started> {
+        Box::pin(self.start_run(req))
+    }
+
+    fn get(&self, tenant: TenantId, id: RunId) -> EngineFuture<'_, RunDetail> {
+        Box::pin(self.get_run(tenant, id))
+    }
+
+    fn list(&self, tenant: TenantId, filter: RunFilter) -> EngineFuture<'_, Vec<RunSummary>> {
+        Box::pin(self.list_runs(tenant, filter))
+    }
+
+    fn cancel<'a>(&'a self, scope: &'a TenantScope, id: RunId) -> EngineFuture<'a, RunSummary> {
+        Box::pin(async move {
+            let live = [
+                RunStatus::Queued,
+                RunStatus::Running,
+                RunStatus::Retrying,
+                RunStatus::Sleeping,
+            ];
+            let row = self
+                .steer(scope, id, &live, "workflow.cancelled", "cancelled")
+                .await?;
+            self.shared.cancel_local(row.id);
+            Ok(row.summary())
+        })
+    }
+
+    fn retry<'a>(&'a self, scope: &'a TenantScope, id: RunId) -> EngineFuture<'a, RunSummary> {
+        Box::pin(async move {
+            let ended = [RunStatus::Failed, RunStatus::Cancelled];
+            let row = self
+                .steer(scope, id, &ended, "workflow.retried", "retried")
+                .await?;
+            self.shared.wake.notify_one();
+            Ok(row.summary())
+        })
+    }
+
+    fn schedule(&self, spec: ScheduleSpec) -> EngineFuture<'_, ()> {
+        Box::pin(self.upsert_schedule(spec))
+    }
+}
