@@ -57,6 +57,18 @@ impl EmbeddedEngine {
         RunnerHandle::spawn(self.shared.clone())
     }
 
+    /// A platform run (one no tenant owns), for operators.
+    pub async fn platform_run(&self, id: RunId) -> Result<RunSummary, EngineError> {
+        let mut tx = self.shared.store.runner().await.map_err(engine_error)?;
+        let row = repo::get_any(&mut tx, id.as_uuid())
+            .await
+            .map_err(engine_error)?
+            .filter(|r| r.tenant_id.is_none())
+            .ok_or(EngineError::NotFound)?;
+        tx.commit().await.map_err(engine_error)?;
+        Ok(row.summary())
+    }
+
     /// This process's worker id, as leases record it.
     pub fn worker_id(&self) -> &str {
         &self.shared.worker
