@@ -19,7 +19,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use pages::{audit, auth, byok, dashboard, settings};
+use pages::{audit, auth, byok, dashboard, settings, workflow_runs};
 
 /// The whole app: the API and the portal, without single sign-on.
 pub fn app(state: AppState) -> Router {
@@ -87,6 +87,11 @@ fn pages(state: AppState) -> Router<AppState> {
         .route("/ai-agents/byok/{service}/test", post(byok::test))
         .route("/ai-agents/byok/{service}/revoke", post(byok::revoke))
         .route("/settings/audit-log/export", get(audit::export))
+        .route("/workflows", get(workflow_runs::list))
+        .route("/workflows/export", post(workflow_runs::start_export))
+        .route("/workflows/{id}", get(workflow_runs::show))
+        .route("/workflows/{id}/cancel", post(workflow_runs::cancel))
+        .route("/workflows/{id}/retry", post(workflow_runs::retry))
         .route("/auth/sso/{provider}", get(sso::start))
         .route("/auth/sso/{provider}/callback", get(sso::callback))
         .route("/assets/{name}", get(assets::serve))

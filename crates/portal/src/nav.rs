@@ -62,9 +62,7 @@ pub const SECTIONS: &[Section] = &[
     Section { key: "analytics", href: "/analytics", label: "Analytics", pending: pending(
         "Traffic and conversions over time, as charts.",
         "Connect Google Analytics to see your traffic here.", "/connectors") },
-    Section { key: "workflows", href: "/workflows", label: "Workflows", pending: pending(
-        "Connector syncs and document ingestion as durable workflows, with live progress.",
-        "Workflows start when a connector syncs.", "/connectors") },
+    Section { key: "workflows", href: "/workflows", label: "Workflows", pending: None },
     Section { key: "audit", href: "/settings/audit-log", label: "Audit log", pending: None },
     Section { key: "settings", href: "/settings/profile", label: "Settings", pending: None },
 ];

@@ -65,20 +65,36 @@ pub async fn count(tx: &mut TenantTx, metric: &Metric) -> Result<i64> {
 /// Audit entries per UTC day over the last `days` days, oldest first,
 /// days without entries included as zero.
 pub async fn audit_events_per_day(tx: &mut TenantTx, days: u32) -> Result<Vec<(NaiveDate, i64)>> {
+    rows_per_day(tx, "audit_logs", days).await
+}
+
+/// Workflow runs started per UTC day over the last `days` days, oldest
+/// first, days without runs included as zero.
+pub async fn workflow_runs_per_day(tx: &mut TenantTx, days: u32) -> Result<Vec<(NaiveDate, i64)>> {
+    rows_per_day(tx, "workflow_runs", days).await
+}
+
+/// Rows of a tenant table (one of ours, never input) per day of `created_at`.
+async fn rows_per_day(
+    tx: &mut TenantTx,
+    table: &'static str,
+    days: u32,
+) -> Result<Vec<(NaiveDate, i64)>> {
     let tenant = tx.scope().tenant().as_uuid();
     let today = Utc::now().date_naive();
     let first = today - TimeDelta::days(i64::from(days.max(1)) - 1);
     let since: DateTime<Utc> = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-    // The day of each entry, grouped in the database; the date expression
+    // The day of each row, grouped in the database; the date expression
     // is the one place the two backends differ.
-    let sql = if tx.is_sqlite() {
-        "SELECT substr(created_at, 1, 10) AS day, COUNT(*) FROM audit_logs \
-         WHERE tenant_id = $1 AND created_at >= $2 GROUP BY day"
+    let day = if tx.is_sqlite() {
+        "substr(created_at, 1, 10)"
     } else {
-        "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, COUNT(*) FROM audit_logs \
-         WHERE tenant_id = $1 AND created_at >= $2 GROUP BY day"
+        "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
     };
-    let rows: Vec<(String, i64)> = with_conn!(tx, |c| sqlx::query_as(sql)
+    let sql = format!(
+        "SELECT {day} AS day, COUNT(*) FROM {table} WHERE tenant_id = $1 AND created_at >= $2 GROUP BY day"
+    );
+    let rows: Vec<(String, i64)> = with_conn!(tx, |c| sqlx::query_as(&sql)
         .bind(tenant)
         .bind(since)
         .fetch_all(c)

@@ -5,3 +5,4 @@ pub mod auth;
 pub mod byok;
 pub mod dashboard;
 pub mod settings;
+pub mod workflow_runs;

@@ -1,0 +1,305 @@
+//! `/workflows`: the workspace's workflow runs, live while any is active:
+//! a chart of runs per day, the runs with their progress, and a run's steps
+//! and attempts. Admins start an audit-log export, cancel and retry.
+
+use crate::chart::DailyBars;
+use crate::render::{page, Chrome, PageError};
+use crate::session::{CheckedForm, Csrf, NoFields, SignedIn};
+use api::{AppState, Auth};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use domain::paging::Limit;
+use domain::tokens::Scope;
+use domain::workflows::{RunDetail, RunFilter, RunStatus, RunSummary, StartRun};
+use domain::RunId;
+use serde::Deserialize;
+
+/// A run as a table row.
+struct Row {
+    id: String,
+    workflow_type: String,
+    status: &'static str,
+    badge: &'static str,
+    started: String,
+    finished: String,
+    attempts: u32,
+    progress: Option<(u64, Option<u64>, String)>,
+    last_error: String,
+    active: bool,
+}
+
+fn badge(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Succeeded => "badge-ok",
+        RunStatus::Failed => "badge-danger",
+        RunStatus::Cancelled | RunStatus::Queued => "badge-muted",
+        RunStatus::Running | RunStatus::Retrying | RunStatus::Sleeping => "badge-live",
+    }
+}
+
+fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| "—".into())
+}
+
+impl From<&RunSummary> for Row {
+    fn from(r: &RunSummary) -> Self {
+        Row {
+            id: r.id.to_string(),
+            workflow_type: r.workflow_type.clone(),
+            status: r.status.as_str(),
+            badge: badge(r.status),
+            started: when(r.started_at),
+            finished: when(r.finished_at),
+            attempts: r.attempts,
+            progress: r
+                .progress
+                .as_ref()
+                .map(|p| (p.done, p.total, p.note.clone().unwrap_or_default())),
+            last_error: r.last_error.clone().unwrap_or_default(),
+            active: !r.status.is_terminal(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "workflows.html")]
+struct RunsPage {
+    chrome: Chrome,
+    chart: DailyBars,
+    title: &'static str,
+    status: String,
+    statuses: [RunStatus; 7],
+    rows: Vec<Row>,
+    live: bool,
+    is_admin: bool,
+}
+
+/// The page's query.
+#[derive(Deserialize, Default)]
+pub struct Filter {
+    #[serde(default)]
+    status: String,
+}
+
+/// `GET /workflows`.
+pub async fn list(
+    State(state): State<AppState>,
+    user: SignedIn,
+    csrf: Csrf,
+    Query(f): Query<Filter>,
+) -> Result<Response, PageError> {
+    let auth = Auth(user.principal.clone());
+    let scope = auth.require(Scope::Read)?;
+    let status = match f.status.as_str() {
+        "" => None,
+        s => Some(RunStatus::parse(s).ok_or_else(|| {
+            PageError::from(api::ApiError::field(
+                "status",
+                format!("`{s}` is not a run status"),
+            ))
+        })?),
+    };
+    let runs = state
+        .workflows
+        .list(
+            scope.tenant(),
+            RunFilter {
+                status,
+                limit: Limit::parse(Some(50)).map_err(PageError::Internal)?,
+                cursor: None,
+            },
+        )
+        .await
+        .map_err(api::ApiError::from)?;
+    let mut tx = state
+        .store
+        .read(&scope)
+        .await
+        .map_err(api::ApiError::from)?;
+    let per_day = store::stats::workflow_runs_per_day(&mut tx, 30)
+        .await
+        .map_err(api::ApiError::from)?;
+    tx.commit().await.map_err(api::ApiError::from)?;
+    let rows: Vec<Row> = runs.iter().map(Row::from).collect();
+    let p = RunsPage {
+        chrome: Chrome::new(
+            "Workflows",
+            &csrf.0,
+            Some(user.profile.clone()),
+            "workflows",
+        ),
+        chart: DailyBars::new(&per_day),
+        title: "Workflow runs per day",
+        status: f.status,
+        statuses: RunStatus::ALL,
+        live: rows.iter().any(|r| r.active),
+        rows,
+        is_admin: auth.0.has_scope(Scope::Admin),
+    };
+    Ok(page(StatusCode::OK, &p))
+}
+
+/// A step as shown.
+struct StepRow {
+    seq: u32,
+    kind: String,
+    name: String,
+    status: String,
+    attempts: Vec<AttemptRow>,
+}
+
+struct AttemptRow {
+    attempt: u32,
+    outcome: String,
+    badge: &'static str,
+    started: String,
+    duration: String,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "workflow_run.html")]
+struct RunPage {
+    chrome: Chrome,
+    run: Row,
+    key: String,
+    input: String,
+    output: String,
+    next_run_at: String,
+    steps: Vec<StepRow>,
+    is_admin: bool,
+    can_cancel: bool,
+    can_retry: bool,
+}
+
+fn run_page(detail: RunDetail, chrome: Chrome, is_admin: bool) -> RunPage {
+    let status = detail.run.status;
+    RunPage {
+        chrome,
+        key: detail.run.workflow_key.clone(),
+        next_run_at: when(detail.run.next_run_at),
+        run: Row::from(&detail.run),
+        input: serde_json::to_string_pretty(&detail.input).unwrap_or_default(),
+        output: detail
+            .output
+            .map(|o| serde_json::to_string_pretty(&o).unwrap_or_default())
+            .unwrap_or_default(),
+        steps: detail
+            .steps
+            .into_iter()
+            .map(|s| StepRow {
+                seq: s.seq + 1,
+                kind: s.kind,
+                name: s.name,
+                status: s.status,
+                attempts: s
+                    .attempts
+                    .into_iter()
+                    .map(|a| AttemptRow {
+                        attempt: a.attempt,
+                        badge: match a.outcome.as_str() {
+                            "succeeded" => "badge-ok",
+                            "running" => "badge-live",
+                            "failed" | "lost" => "badge-danger",
+                            _ => "badge-muted",
+                        },
+                        outcome: a.outcome,
+                        started: a.started_at.format("%H:%M:%S%.3f").to_string(),
+                        duration: a.duration_ms.map(|d| format!("{d} ms")).unwrap_or_default(),
+                        error: a.error.unwrap_or_default(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        is_admin,
+        can_cancel: !status.is_terminal(),
+        can_retry: matches!(status, RunStatus::Failed | RunStatus::Cancelled),
+    }
+}
+
+fn run_id(raw: &str) -> Result<RunId, PageError> {
+    raw.parse()
+        .map_err(|_| PageError::from(api::ApiError::NotFound("no such workflow run".into())))
+}
+
+/// `GET /workflows/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    user: SignedIn,
+    csrf: Csrf,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let auth = Auth(user.principal.clone());
+    let scope = auth.require(Scope::Read)?;
+    let detail = state
+        .workflows
+        .get(scope.tenant(), run_id(&id)?)
+        .await
+        .map_err(api::ApiError::from)?;
+    let chrome = Chrome::new(
+        detail.run.workflow_type.clone(),
+        &csrf.0,
+        Some(user.profile.clone()),
+        "workflows",
+    );
+    Ok(page(
+        StatusCode::OK,
+        &run_page(detail, chrome, auth.0.has_scope(Scope::Admin)),
+    ))
+}
+
+/// `POST /workflows/export`: starts an export of the audit log (admins).
+pub async fn start_export(
+    State(state): State<AppState>,
+    user: SignedIn,
+    CheckedForm(_): CheckedForm<NoFields>,
+) -> Result<Response, PageError> {
+    let scope = Auth(user.principal.clone()).require(Scope::Admin)?;
+    let started = state
+        .workflows
+        .start(StartRun {
+            tenant: Some(scope.tenant()),
+            requested_by: Some(scope),
+            workflow_type: workflows::builtin::audit_export::EXPORT.into(),
+            input: serde_json::json!({}),
+            dedup_key: None,
+        })
+        .await
+        .map_err(api::ApiError::from)?;
+    Ok(Redirect::to(&format!("/workflows/{}", started.run.id)).into_response())
+}
+
+/// `POST /workflows/{id}/cancel` (admins).
+pub async fn cancel(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(id): Path<String>,
+    CheckedForm(_): CheckedForm<NoFields>,
+) -> Result<Response, PageError> {
+    let scope = Auth(user.principal.clone()).require(Scope::Admin)?;
+    let run = state
+        .workflows
+        .cancel(&scope, run_id(&id)?)
+        .await
+        .map_err(api::ApiError::from)?;
+    Ok(Redirect::to(&format!("/workflows/{}", run.id)).into_response())
+}
+
+/// `POST /workflows/{id}/retry` (admins).
+pub async fn retry(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(id): Path<String>,
+    CheckedForm(_): CheckedForm<NoFields>,
+) -> Result<Response, PageError> {
+    let scope = Auth(user.principal.clone()).require(Scope::Admin)?;
+    let run = state
+        .workflows
+        .retry(&scope, run_id(&id)?)
+        .await
+        .map_err(api::ApiError::from)?;
+    Ok(Redirect::to(&format!("/workflows/{}", run.id)).into_response())
+}

@@ -1,0 +1,148 @@
+//! `/workflows`: runs with live status, a run's steps, starting an export,
+//! and the walls around them. Browser tests save screenshots under
+//! `target/e2e/`.
+
+use anyhow::{bail, Result};
+use domain::roles::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use testkit::{Db, TestApp, MEMBER_PASSWORD};
+
+async fn slow_export(app: &TestApp, token: &str) -> Result<String> {
+    for i in 0..5 {
+        app.request(Method::POST, "/api/v1/tokens", token)
+            .json(&json!({ "name": format!("reader {i}"), "scopes": ["read"] }))
+            .send()
+            .await?;
+    }
+    let run: Value = app
+        .request(Method::POST, "/api/v1/workflows", token)
+        .json(&json!({ "workflow_type": "audit_log.export", "input": { "page_size": 1, "pace_ms": 400 } }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(run["id"].as_str().unwrap().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_page_follows_the_run_live_until_it_succeeds() -> Result<()> {
+    let app = TestApp::spawn(Db::Sqlite).await?;
+    let acme = app.tenant("Acme").await?;
+    app.member(acme.id, "ada@acme.io", Role::Admin).await?;
+    let chrome = app.chrome().await?;
+    chrome.sign_in("ada@acme.io", MEMBER_PASSWORD).await?;
+    chrome.goto("/workflows").await?;
+    assert!(chrome.text("#runs").await?.contains("No workflow runs"));
+    chrome.screenshot("workflows-empty").await?;
+
+    let id = slow_export(&app, &acme.token).await?;
+    chrome.goto(&format!("/workflows/{id}")).await?;
+    let first = chrome.text("h1 .badge").await?;
+    assert!(["queued", "running"].contains(&first.as_str()), "{first}");
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    chrome.screenshot("workflow-run-live").await?;
+    // No reload: the page refreshes itself while the run is active.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if chrome.text("h1 .badge").await? == "succeeded" {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the page never showed the run succeeding");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let steps = chrome.text("#run table").await?;
+    assert!(steps.contains("audit_log.export_page"), "{steps}");
+    assert!(steps.contains("audit_log.export_finish"), "{steps}");
+    chrome.screenshot("workflow-run-succeeded").await?;
+
+    chrome.goto("/workflows").await?;
+    let runs = chrome.text("#runs").await?;
+    assert!(
+        runs.contains("audit_log.export") && runs.contains("succeeded"),
+        "{runs}"
+    );
+    assert!(chrome
+        .text("figure.chart figcaption")
+        .await?
+        .contains("1 in 30 days"));
+    chrome.screenshot("workflows-list").await?;
+    assert!(chrome.console_errors().await?.is_empty());
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_starts_an_export_from_the_page() -> Result<()> {
+    let app = TestApp::spawn(Db::Sqlite).await?;
+    let acme = app.tenant("Acme").await?;
+    app.member(acme.id, "ada@acme.io", Role::Admin).await?;
+    let chrome = app.chrome().await?;
+    chrome.sign_in("ada@acme.io", MEMBER_PASSWORD).await?;
+    chrome.goto("/workflows").await?;
+    chrome.click(".page-head form button").await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        chrome.path().await?.starts_with("/workflows/"),
+        "{}",
+        chrome.path().await?
+    );
+    assert!(chrome.text("h1").await?.contains("audit_log.export"));
+    chrome.close().await
+}
+
+async fn members_watch_runs_but_cannot_start_cancel_or_retry(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let id = slow_export(&app, &acme.token).await?;
+    app.member(acme.id, "mo@acme.io", Role::Member).await?;
+    let b = app.browser();
+    b.sign_in("mo@acme.io", MEMBER_PASSWORD).await?;
+    let list = b.get("/workflows").await?;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("audit_log.export"));
+    assert!(
+        !list.body.contains("Export the audit log"),
+        "no start button for members"
+    );
+    let run = b.get(&format!("/workflows/{id}")).await?;
+    assert_eq!(run.status, StatusCode::OK);
+    assert!(
+        !run.body.contains("/cancel\""),
+        "no cancel button for members"
+    );
+    let res = b.submit("/workflows", "/workflows/export", &[]).await?;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = b
+        .submit("/workflows", &format!("/workflows/{id}/cancel"), &[])
+        .await?;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    Ok(())
+}
+
+async fn another_tenants_run_is_not_found(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let globex = app.tenant("Globex").await?;
+    let id = slow_export(&app, &acme.token).await?;
+    app.member(globex.id, "gil@globex.io", Role::Admin).await?;
+    let b = app.browser();
+    b.sign_in("gil@globex.io", MEMBER_PASSWORD).await?;
+    assert_eq!(
+        b.get(&format!("/workflows/{id}")).await?.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(!b.get("/workflows").await?.body.contains(&id));
+    let res = b
+        .submit("/workflows", &format!("/workflows/{id}/cancel"), &[])
+        .await?;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    Ok(())
+}
+
+testkit::on_both_backends!(
+    members_watch_runs_but_cannot_start_cancel_or_retry,
+    another_tenants_run_is_not_found,
+);
