@@ -973,3 +973,12 @@ pub async fn advance_schedule(
     })?;
     Ok(n == 1)
 }
+
+/// Runs of every owner by status (for operators and benchmarks).
+pub async fn status_counts(tx: &mut RunnerTx) -> Result<Vec<(String, i64)>> {
+    Ok(with_conn!(tx, |c| {
+        sqlx::query_as("SELECT status, COUNT(*) FROM workflow_runs GROUP BY status ORDER BY status")
+            .fetch_all(c)
+            .await
+    })?)
+}
