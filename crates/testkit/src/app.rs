@@ -29,10 +29,14 @@ pub struct TestApp {
     pub llm: crate::llm::ProviderSim,
     /// Where the local sealed store's master key file is.
     pub keys_dir: tempfile::TempDir,
-    /// The embedded workflow engine the app uses.
-    pub workflows: workflows::embedded::EmbeddedEngine,
+    /// The workflow engine the app uses.
+    pub workflows: std::sync::Arc<dyn domain::workflows::WorkflowEngine>,
+    /// The embedded engine, when that is the one (to stop and start its runner).
+    pub embedded: Option<workflows::embedded::EmbeddedEngine>,
     /// Its runner, while this app executes runs.
     runner: Option<workflows::embedded::RunnerHandle>,
+    /// The Temporal worker, when the engine is Temporal.
+    temporal_worker: Option<crate::temporal::WorkerThread>,
     /// The data directory (workflow exports land here).
     pub data_dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -44,6 +48,8 @@ pub struct WorkflowSetup {
     pub registry: workflows::Registry,
     /// Runner settings (default: quick polls, short leases).
     pub runner: workflows::embedded::RunnerConfig,
+    /// Run on Temporal instead, with a worker in this process.
+    pub temporal: Option<workflows::temporal::TemporalConfig>,
 }
 
 impl Default for WorkflowSetup {
@@ -55,6 +61,7 @@ impl Default for WorkflowSetup {
                 lease: std::time::Duration::from_secs(3),
                 ..Default::default()
             },
+            temporal: None,
         }
     }
 }
@@ -141,17 +148,40 @@ impl TestApp {
         let secret_store = secrets::open(&backend, &store, std::time::Duration::from_secs(60))?;
         let data_dir = tempfile::tempdir()?;
         let metrics = workflows::WorkflowMetrics::default();
-        let engine = workflows::embedded::EmbeddedEngine::new(
-            store.clone(),
-            std::sync::Arc::new(setup.registry),
-            workflows::ActivityEnv {
-                store: store.clone(),
-                data_dir: data_dir.path().to_path_buf(),
-            },
-            setup.runner,
-            metrics.clone(),
-        );
-        let runner = Some(engine.spawn_runner());
+        let registry = std::sync::Arc::new(setup.registry);
+        let env = workflows::ActivityEnv {
+            store: store.clone(),
+            data_dir: data_dir.path().to_path_buf(),
+        };
+        let (engine, embedded, runner, temporal_worker): (
+            std::sync::Arc<dyn domain::workflows::WorkflowEngine>,
+            _,
+            _,
+            _,
+        ) = match setup.temporal {
+            None => {
+                let e = workflows::embedded::EmbeddedEngine::new(
+                    store.clone(),
+                    registry,
+                    env,
+                    setup.runner,
+                    metrics.clone(),
+                );
+                let runner = e.spawn_runner();
+                (std::sync::Arc::new(e.clone()), Some(e), Some(runner), None)
+            }
+            Some(config) => {
+                let worker =
+                    crate::temporal::WorkerThread::spawn(config.clone(), registry.clone(), env);
+                let e = workflows::temporal::TemporalEngine::new(
+                    config,
+                    store.clone(),
+                    registry,
+                    metrics.clone(),
+                );
+                (std::sync::Arc::new(e), None, None, Some(worker))
+            }
+        };
         let state = api::AppState::new(
             store.clone(),
             config,
@@ -159,7 +189,7 @@ impl TestApp {
             secret_store,
             ai::providers::KeyChecker::new(llm.endpoints()),
             api::Workflows {
-                engine: std::sync::Arc::new(engine.clone()),
+                engine: engine.clone(),
                 metrics,
             },
         );
@@ -180,7 +210,9 @@ impl TestApp {
             llm,
             keys_dir,
             workflows: engine,
+            embedded,
             runner,
+            temporal_worker,
             data_dir,
             stop: Some(tx),
         })
@@ -190,12 +222,13 @@ impl TestApp {
     /// is handed back, its leases run out.
     pub fn kill_runner(&mut self) {
         drop(self.runner.take());
+        drop(self.temporal_worker.take());
     }
 
     /// Starts executing workflow runs here again.
     pub fn start_runner(&mut self) {
-        if self.runner.is_none() {
-            self.runner = Some(self.workflows.spawn_runner());
+        if let (None, Some(e)) = (&self.runner, &self.embedded) {
+            self.runner = Some(e.spawn_runner());
         }
     }
 

@@ -14,6 +14,7 @@ pub mod llm;
 pub mod oidc;
 mod outbox;
 pub mod proxy;
+pub mod temporal;
 pub mod vault;
 
 pub use app::{TestApp, TestTenant, WorkflowSetup, MEMBER_PASSWORD};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use testkit::{Db, TestDb};
 use workflows::embedded::{EmbeddedEngine, RunnerConfig};
 use workflows::{
-    workflow_def, ActivityCtx, ActivityDef, ActivityOptions, Registry, WorkflowCtx, WorkflowError,
+    activity_def, workflow_def, ActivityCtx, ActivityOptions, Registry, WorkflowCtx, WorkflowError,
 };
 
 const RUNS: usize = 1_000;
@@ -43,7 +43,7 @@ async fn bench(db: Db) -> anyhow::Result<()> {
         input = u64,
         tenant_startable = false
     ));
-    registry.activity(ActivityDef::new("bench.noop", noop));
+    registry.activity(activity_def!("bench.noop", noop));
     let data = tempfile::tempdir()?;
     let engine = EmbeddedEngine::new(
         store.clone(),

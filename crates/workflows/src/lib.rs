@@ -17,6 +17,7 @@ mod registry;
 
 pub mod builtin;
 pub mod embedded;
+pub mod temporal;
 
 pub use activity::{ActivityCtx, ActivityEnv};
 pub use cadence::{check as check_cadence, next_after};

@@ -3,6 +3,7 @@
 use crate::embedded::EmbeddedCtx;
 use crate::{ActivityCtx, WorkflowError};
 use domain::workflows::ActivityError;
+use domain::workflows::{EngineError, StartRun};
 use futures::future::BoxFuture;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -18,6 +19,13 @@ pub type EmbeddedWorkflowFn = Arc<
     dyn Fn(EmbeddedCtx, Value) -> BoxFuture<'static, Result<Value, WorkflowError>> + Send + Sync,
 >;
 
+/// Registers an activity type with a Temporal worker.
+pub type TemporalActivityFn =
+    fn(&mut crate::temporal::sdk::WorkerOptions, Arc<crate::temporal::Implementation>);
+
+/// Registers a workflow type with a Temporal worker.
+pub type TemporalWorkflowFn = fn(&mut crate::temporal::sdk::WorkerOptions) -> Result<(), String>;
+
 /// A registered activity.
 #[derive(Clone)]
 pub struct ActivityDef {
@@ -25,11 +33,50 @@ pub struct ActivityDef {
     pub name: &'static str,
     /// Its body.
     pub run: ActivityFn,
+    /// Its registration with a Temporal worker.
+    pub temporal: TemporalActivityFn,
+}
+
+/// Registers an async function `f(ctx: ActivityCtx, input: I) ->
+/// Result<O, ActivityError>` as an activity under a name, for every engine.
+#[macro_export]
+macro_rules! activity_def {
+    ($name:expr, $f:path) => {{
+        struct TemporalActivity;
+        impl $crate::temporal::sdk::ActivityDefinition for TemporalActivity {
+            type Input = ::serde_json::Value;
+            type Output = ::serde_json::Value;
+            fn name(&self) -> &str {
+                $name
+            }
+        }
+        impl $crate::temporal::sdk::ExecutableActivity for TemporalActivity {
+            type Implementer = $crate::temporal::Implementation;
+            const REQUIRES_INSTANCE: bool = true;
+            fn definition() -> Self {
+                TemporalActivity
+            }
+            fn execute(
+                implementation: Option<::std::sync::Arc<$crate::temporal::Implementation>>,
+                ctx: $crate::temporal::sdk::ActivityContext,
+                input: ::serde_json::Value,
+            ) -> $crate::temporal::sdk::BoxFuture<
+                'static,
+                Result<::serde_json::Value, $crate::temporal::sdk::ActivityError>,
+            > {
+                $crate::temporal::execute(implementation, ctx, input)
+            }
+        }
+        $crate::ActivityDef::new($name, $f, |options, implementation| {
+            options.register_activity::<TemporalActivity>(implementation);
+        })
+    }};
 }
 
 impl ActivityDef {
-    /// Registers an async function taking and returning serde types.
-    pub fn new<I, O, F, Fut>(name: &'static str, f: F) -> Self
+    /// An activity from an async function taking and returning serde types
+    /// (use [`activity_def!`], which also makes its Temporal type).
+    pub fn new<I, O, F, Fut>(name: &'static str, f: F, temporal: TemporalActivityFn) -> Self
     where
         I: serde::de::DeserializeOwned + Send + 'static,
         O: serde::Serialize + 'static,
@@ -39,6 +86,7 @@ impl ActivityDef {
         let f = Arc::new(f);
         Self {
             name,
+            temporal,
             run: Arc::new(move |ctx, input| {
                 let f = f.clone();
                 Box::pin(async move {
@@ -65,6 +113,8 @@ pub struct WorkflowDef {
     pub check_input: fn(&Value) -> Result<(), String>,
     /// Its body for the embedded runner.
     pub embedded: EmbeddedWorkflowFn,
+    /// Its registration with a Temporal worker.
+    pub temporal: TemporalWorkflowFn,
 }
 
 /// Registers a workflow written once as `async fn f<C: WorkflowCtx>(ctx: &C,
@@ -90,6 +140,35 @@ macro_rules! workflow_def {
                     })
                 },
             ),
+            temporal: |options| {
+                #[$crate::temporal::sdk::workflow]
+                #[derive(Default)]
+                struct TemporalWorkflow;
+                #[$crate::temporal::sdk::workflow_methods]
+                impl TemporalWorkflow {
+                    #[run(name = $name)]
+                    async fn run(
+                        ctx: &mut $crate::temporal::sdk::WorkflowContext<Self>,
+                        input: ::serde_json::Value,
+                    ) -> $crate::temporal::sdk::WorkflowResult<::serde_json::Value>
+                    {
+                        let (ctx, input) = $crate::temporal::enter(ctx, input)?;
+                        let input: $input = ::serde_json::from_value(input).map_err(|e| {
+                            $crate::temporal::termination($crate::WorkflowError::bad_input(e))
+                        })?;
+                        let out = $f(&ctx, input)
+                            .await
+                            .map_err($crate::temporal::termination)?;
+                        ::serde_json::to_value(out).map_err(|e| {
+                            $crate::temporal::termination($crate::WorkflowError::engine(e))
+                        })
+                    }
+                }
+                options
+                    .register_workflow::<TemporalWorkflow>()
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            },
         }
     };
 }
@@ -129,8 +208,54 @@ impl Registry {
         self.activities.get(name)
     }
 
+    /// Every workflow.
+    pub fn workflows(&self) -> impl Iterator<Item = &WorkflowDef> + '_ {
+        self.workflows.values()
+    }
+
+    /// Every activity.
+    pub fn activities(&self) -> impl Iterator<Item = &ActivityDef> + '_ {
+        self.activities.values()
+    }
+
     /// Every workflow type, sorted.
     pub fn workflow_names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.workflows.keys().copied()
+    }
+}
+
+/// Checks a workflow id a client chose.
+fn check_key(key: &str) -> Result<(), EngineError> {
+    if key.is_empty() || key.len() > 200 || key.chars().any(char::is_control) {
+        return Err(EngineError::Invalid(
+            "workflow_key must be 1 to 200 characters without control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Registry {
+    /// Checks a start request against the registered workflows: the type is
+    /// known, a tenant may start it, the key and the input fit.
+    pub fn check_start(&self, req: &StartRun) -> Result<(), EngineError> {
+        let Some(def) = self.get_workflow(&req.workflow_type) else {
+            let known: Vec<_> = self.workflow_names().collect();
+            return Err(EngineError::Invalid(format!(
+                "unknown workflow type {:?}; known types: {}",
+                req.workflow_type,
+                known.join(", ")
+            )));
+        };
+        if req.requested_by.is_some() && !def.tenant_startable {
+            return Err(EngineError::Invalid(format!(
+                "{} is run by the platform and cannot be started by a tenant",
+                def.name
+            )));
+        }
+        if let Some(key) = &req.dedup_key {
+            check_key(key)?;
+        }
+        (def.check_input)(&req.input)
+            .map_err(|e| EngineError::Invalid(format!("invalid input for {}: {e}", def.name)))
     }
 }

@@ -5,7 +5,7 @@ mod support;
 
 use anyhow::Result;
 use domain::roles::Role;
-use domain::workflows::{RunStatus, StartRun, WorkflowEngine};
+use domain::workflows::{RunStatus, StartRun};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -52,7 +52,12 @@ async fn the_purge_deletes_ended_sessions_and_invitations_of_every_tenant(db: Db
         .await?;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let run = loop {
-        let r = app.workflows.platform_run(started.run.id).await?;
+        let r = app
+            .embedded
+            .as_ref()
+            .unwrap()
+            .platform_run(started.run.id)
+            .await?;
         if r.status.is_terminal() || std::time::Instant::now() > deadline {
             break r;
         }

@@ -3,7 +3,7 @@
 //! (rewritten whole on a retry), and a last activity joins the parts.
 
 use crate::{
-    workflow_def, ActivityCtx, ActivityDef, ActivityOptions, Registry, WorkflowCtx, WorkflowError,
+    activity_def, workflow_def, ActivityCtx, ActivityOptions, Registry, WorkflowCtx, WorkflowError,
 };
 use domain::audit::{AuditFilter, NewAuditEntry};
 use domain::paging::{Cursor, Limit};
@@ -242,6 +242,6 @@ pub fn register(r: &mut Registry) {
         input = ExportInput,
         tenant_startable = true
     ));
-    r.activity(ActivityDef::new("audit_log.export_page", export_page));
-    r.activity(ActivityDef::new("audit_log.export_finish", export_finish));
+    r.activity(activity_def!("audit_log.export_page", export_page));
+    r.activity(activity_def!("audit_log.export_finish", export_finish));
 }

@@ -2,7 +2,7 @@
 //! no longer be used are deleted, tenant by tenant.
 
 use crate::{
-    workflow_def, ActivityCtx, ActivityDef, ActivityOptions, Registry, WorkflowCtx, WorkflowError,
+    activity_def, workflow_def, ActivityCtx, ActivityOptions, Registry, WorkflowCtx, WorkflowError,
 };
 use chrono::Utc;
 use domain::audit::NewAuditEntry;
@@ -130,6 +130,6 @@ pub fn register(r: &mut Registry) {
         input = PurgeInput,
         tenant_startable = false
     ));
-    r.activity(ActivityDef::new("maintenance.list_tenants", list_tenants));
-    r.activity(ActivityDef::new("maintenance.purge_tenant", purge_tenant));
+    r.activity(activity_def!("maintenance.list_tenants", list_tenants));
+    r.activity(activity_def!("maintenance.purge_tenant", purge_tenant));
 }

@@ -93,41 +93,9 @@ fn detail(row: &RunRow, steps: Vec<domain::workflows::StepRecord>) -> RunDetail 
     }
 }
 
-/// Checks a workflow id a client chose.
-fn check_key(key: &str) -> Result<(), EngineError> {
-    if key.is_empty() || key.len() > 200 || key.chars().any(char::is_control) {
-        return Err(EngineError::Invalid(
-            "workflow_key must be 1 to 200 characters without control characters".into(),
-        ));
-    }
-    Ok(())
-}
-
 impl EmbeddedEngine {
-    fn check_start(&self, req: &StartRun) -> Result<(), EngineError> {
-        let Some(def) = self.shared.registry.get_workflow(&req.workflow_type) else {
-            let known: Vec<_> = self.shared.registry.workflow_names().collect();
-            return Err(EngineError::Invalid(format!(
-                "unknown workflow type {:?}; known types: {}",
-                req.workflow_type,
-                known.join(", ")
-            )));
-        };
-        if req.requested_by.is_some() && !def.tenant_startable {
-            return Err(EngineError::Invalid(format!(
-                "{} is run by the platform and cannot be started by a tenant",
-                def.name
-            )));
-        }
-        if let Some(key) = &req.dedup_key {
-            check_key(key)?;
-        }
-        (def.check_input)(&req.input)
-            .map_err(|e| EngineError::Invalid(format!("invalid input for {}: {e}", def.name)))
-    }
-
     async fn start_run(&self, req: StartRun) -> Result<Started, EngineError> {
-        self.check_start(&req)?;
+        self.shared.registry.check_start(&req)?;
         let id = RunId::new();
         let new = NewRun {
             id,

@@ -2,9 +2,7 @@
 #![allow(dead_code)]
 
 use anyhow::{bail, Result};
-use domain::workflows::{
-    ActivityError, RetryPolicy, RunDetail, RunStatus, StartRun, WorkflowEngine,
-};
+use domain::workflows::{ActivityError, RetryPolicy, RunDetail, RunStatus, StartRun};
 use domain::{RunId, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -13,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 use testkit::{TestApp, TestDb, WorkflowSetup};
 use workflows::{
-    workflow_def, ActivityCtx, ActivityDef, ActivityOptions, Registry, WorkflowCtx, WorkflowError,
+    activity_def, workflow_def, ActivityCtx, ActivityOptions, Registry, WorkflowCtx, WorkflowError,
 };
 
 /// One step of the script.
@@ -174,20 +172,68 @@ pub fn registry() -> Registry {
         input = Script,
         tenant_startable = true
     ));
-    r.activity(ActivityDef::new("test.effect", effect));
+    r.activity(activity_def!("test.effect", effect));
     r
 }
 
-/// An app running the script workflow.
+/// Which engine runs the workflows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// The embedded runner in the app.
+    Embedded,
+    /// Temporal, with a worker in this process on a task queue of its own.
+    Temporal,
+}
+
+/// An app running the script workflow on the embedded runner.
 pub async fn app(db: TestDb) -> Result<TestApp> {
+    app_on(db, Engine::Embedded).await
+}
+
+/// An app running the script workflow on `engine`.
+pub async fn app_on(db: TestDb, engine: Engine) -> Result<TestApp> {
+    let temporal = (engine == Engine::Temporal).then(testkit::temporal::config);
     TestApp::spawn_with_workflows(
         db,
         WorkflowSetup {
             registry: registry(),
+            temporal,
             ..Default::default()
         },
     )
     .await
+}
+
+/// Runs each test (an `async fn(Db, Engine)`) on the embedded runner over
+/// SQLite and over PostgreSQL, and on Temporal.
+#[macro_export]
+macro_rules! on_every_engine {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name(testkit::Db::Sqlite, super::Engine::Embedded).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name(testkit::Db::Postgres, super::Engine::Embedded).await
+                }
+            )*
+        }
+        mod temporal {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() -> anyhow::Result<()> {
+                    super::$name(testkit::Db::Sqlite, super::Engine::Temporal).await
+                }
+            )*
+        }
+    };
 }
 
 /// An effect step.

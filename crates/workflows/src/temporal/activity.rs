@@ -1,0 +1,100 @@
+//! Running one of our activities inside a Temporal worker.
+
+use super::sdk::{ActivityContext, ActivityError as SdkError, BoxFuture};
+use super::Envelope;
+use crate::registry::ActivityFn;
+use crate::{ActivityCtx, ActivityEnv};
+use serde_json::Value;
+use std::sync::Arc;
+use temporalio_sdk::activities::{ActivityDefinitions, ActivityImplementer};
+use temporalio_sdk::ApplicationFailure;
+use tokio_util::sync::CancellationToken;
+
+/// An activity's body and the platform parts it works with.
+pub struct Implementation {
+    /// The body.
+    pub run: ActivityFn,
+    /// Store and data directory.
+    pub env: ActivityEnv,
+}
+
+impl ActivityImplementer for Implementation {
+    // Each activity type registers itself with its implementation (see
+    // `activity_def!`); there is nothing to register in bulk.
+    fn register_all(self: Arc<Self>, _defs: &mut ActivityDefinitions) {}
+}
+
+/// Runs an activity for Temporal: unwraps the envelope, keys the effects by
+/// the workflow and the activity's id (stable across attempts), and reports
+/// a non-retryable error as one Temporal will not retry.
+pub fn execute(
+    implementation: Option<Arc<Implementation>>,
+    ctx: ActivityContext,
+    input: Value,
+) -> BoxFuture<'static, Result<Value, SdkError>> {
+    Box::pin(async move {
+        let imp = implementation.ok_or_else(|| {
+            SdkError::from(ApplicationFailure::non_retryable(
+                "activity registered without its implementation",
+            ))
+        })?;
+        let envelope: Envelope = serde_json::from_value(input).map_err(|e| {
+            SdkError::from(ApplicationFailure::non_retryable(format!(
+                "activity input is not an envelope: {e}"
+            )))
+        })?;
+        let info = ctx.info();
+        let cancelled = CancellationToken::new();
+        let actx = ActivityCtx {
+            env: imp.env.clone(),
+            tenant: envelope.tenant,
+            run_id: envelope.run_id,
+            idempotency_key: format!("{}/{}", envelope.run_id, info.activity_id),
+            attempt: info.attempt,
+            cancelled: cancelled.clone(),
+        };
+        // Heartbeats tell Temporal this worker is alive, so an attempt on a
+        // worker that died is retried after the heartbeat timeout rather
+        // than the whole start-to-close timeout; their answers carry
+        // cancellation, passed on to the activity.
+        let body = (imp.run)(actx, envelope.input);
+        tokio::pin!(body);
+        let result = loop {
+            tokio::select! {
+                r = &mut body => break r,
+                _ = tokio::time::sleep(super::HEARTBEAT_EVERY) => {
+                    let _ = ctx.record_heartbeat(()).await;
+                    if ctx.is_cancelled() {
+                        cancelled.cancel();
+                    }
+                }
+            }
+        };
+        match result {
+            Ok(v) => Ok(v),
+            Err(e) if e.retryable => Err(ApplicationFailure::new(e.message).into()),
+            Err(e) => Err(ApplicationFailure::non_retryable(e.message).into()),
+        }
+    })
+}
+
+/// The activity through which a workflow on Temporal reports progress: it
+/// lands on the run's row, where the API reads it.
+pub const PROGRESS: &str = "bizosaas.progress";
+
+async fn progress(
+    ctx: ActivityCtx,
+    p: domain::workflows::Progress,
+) -> Result<(), domain::workflows::ActivityError> {
+    let fail = |e: store::StoreError| domain::workflows::ActivityError::retryable(e.to_string());
+    let mut tx = ctx.env.store.runner().await.map_err(fail)?;
+    store::workflows::record_progress(&mut tx, ctx.run_id.as_uuid(), &p)
+        .await
+        .map_err(fail)?;
+    tx.commit().await.map_err(fail)
+}
+
+/// The progress activity's registration.
+pub fn progress_def() -> crate::ActivityDef {
+    crate::activity_def!(PROGRESS, progress)
+}

@@ -1,0 +1,135 @@
+//! Temporal, the production engine: `bizosaas worker` runs the registered
+//! workflows and activities on task queue `bizosaas-main`, and the server
+//! starts and reads runs through the client (DESIGN §10).
+//!
+//! The Rust SDK registers workflows and activities by type, one Rust type
+//! per workflow type and per activity. Ours are registered by name at run
+//! time, so [`crate::workflow_def!`] and [`crate::activity_def!`] declare a
+//! small local type for each (with the SDK's own `#[workflow]` macros for
+//! workflows), and the worker registers those.
+
+mod activity;
+mod ctx;
+mod engine;
+mod worker;
+
+pub use activity::{execute, Implementation};
+pub use ctx::{enter, termination, TemporalCtx};
+pub use engine::TemporalEngine;
+pub use worker::run_worker;
+
+use domain::{RunId, TenantId};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::str::FromStr;
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
+
+/// What the macros expand to; not for other use.
+#[doc(hidden)]
+pub mod sdk {
+    pub use futures::future::BoxFuture;
+    pub use temporalio_common::ActivityDefinition;
+    pub use temporalio_macros::{workflow, workflow_methods};
+    pub use temporalio_sdk::activities::{ActivityContext, ActivityError, ExecutableActivity};
+    pub use temporalio_sdk::{WorkerOptions, WorkflowContext, WorkflowResult};
+}
+
+/// How often a running activity heartbeats.
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// An activity attempt whose worker has not heartbeated for this long is
+/// taken as lost and retried.
+pub const HEARTBEAT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The task queue workers poll unless configured otherwise.
+pub const TASK_QUEUE: &str = "bizosaas-main";
+
+/// Where the Temporal cluster is and how to reach it.
+#[derive(Clone, Debug)]
+pub struct TemporalConfig {
+    /// `host:port` of the frontend (`TEMPORAL_ADDRESS`).
+    pub address: String,
+    /// Namespace (`TEMPORAL_NAMESPACE`).
+    pub namespace: String,
+    /// Task queue of the workflows and activities.
+    pub task_queue: String,
+    /// Temporal Cloud API key (implies TLS).
+    pub api_key: Option<SecretString>,
+    /// Connect with TLS.
+    pub tls: bool,
+}
+
+impl TemporalConfig {
+    /// Settings for a local cluster at `address`.
+    pub fn local(address: impl Into<String>) -> Self {
+        Self {
+            address: address.into(),
+            namespace: "default".into(),
+            task_queue: TASK_QUEUE.into(),
+            api_key: None,
+            tls: false,
+        }
+    }
+}
+
+/// Connects a client; fails with a message naming the address.
+pub async fn connect(config: &TemporalConfig) -> Result<Client, String> {
+    let tls = config.tls || config.api_key.is_some();
+    let scheme = if tls { "https" } else { "http" };
+    let url = Url::from_str(&format!("{scheme}://{}", config.address))
+        .map_err(|e| format!("invalid Temporal address {:?}: {e}", config.address))?;
+    let mut options = ConnectionOptions::new(url).build();
+    if let Some(key) = &config.api_key {
+        options.api_key = Some(key.expose_secret().to_string());
+    }
+    if tls {
+        options.tls_options = Some(Default::default());
+    }
+    let connection = Connection::connect(options)
+        .await
+        .map_err(|e| format!("cannot reach Temporal at {}: {e}", config.address))?;
+    Client::new(
+        connection,
+        ClientOptions::new(config.namespace.clone()).build(),
+    )
+    .map_err(|e| format!("Temporal client: {e}"))
+}
+
+/// What a workflow and each of its activities receive on Temporal: the
+/// input with the run it belongs to.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The run's tenant (`None`: platform maintenance).
+    pub tenant: Option<TenantId>,
+    /// The run, as the API knows it.
+    pub run_id: RunId,
+    /// The input proper.
+    pub input: Value,
+}
+
+/// A workflow type by name, with JSON input and output.
+pub struct NamedWorkflow(pub String);
+
+impl temporalio_common::WorkflowDefinition for NamedWorkflow {
+    type Input = Value;
+    type Output = Value;
+    fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+impl temporalio_common::HasWorkflowDefinition for NamedWorkflow {
+    type Run = Self;
+}
+
+/// An activity type by name, with JSON input and output.
+pub struct NamedActivity(pub &'static str);
+
+impl temporalio_common::ActivityDefinition for NamedActivity {
+    type Input = Value;
+    type Output = Value;
+    fn name(&self) -> &str {
+        self.0
+    }
+}

@@ -1,0 +1,205 @@
+//! What every engine does with the same workflow code, on the embedded
+//! runner (SQLite and PostgreSQL) and on Temporal: runs complete, activities
+//! retry with backoff and stop on non-retryable errors, timers and child
+//! workflows wait durably, a workflow id starts one run.
+
+mod support;
+
+use anyhow::Result;
+use domain::workflows::{RunStatus, StartRun};
+use serde_json::json;
+use support::*;
+use testkit::{Db, TestDb};
+
+async fn a_run_of_three_activities_succeeds_and_records_each_step(
+    db: Db,
+    on: Engine,
+) -> Result<()> {
+    let app = app_on(TestDb::create(db).await?, on).await?;
+    let t = app.tenant("Acme").await?;
+    let run = start(
+        &app,
+        t.id,
+        json!({ "steps": [effect_step("a"), effect_step("b"), effect_step("c")] }),
+    )
+    .await?;
+    let d = finished(&app, t.id, run).await?;
+    assert_eq!(d.run.status, RunStatus::Succeeded, "{d:#?}");
+    assert_eq!(d.output, Some(json!(["a", "b", "c"])));
+    assert_eq!(d.steps.len(), 3);
+    for s in &d.steps {
+        assert_eq!(
+            (s.kind.as_str(), s.status.as_str()),
+            ("activity", "succeeded")
+        );
+        assert_eq!(s.attempts.len(), 1);
+        assert_eq!(s.attempts[0].outcome, "succeeded");
+    }
+    assert_eq!(d.run.attempts, 3);
+    assert!(d.run.started_at.is_some() && d.run.finished_at.is_some());
+    assert_eq!(effects_of(run), (3, 1));
+    Ok(())
+}
+
+async fn an_activity_that_fails_twice_is_retried_with_backoff_and_then_succeeds(
+    db: Db,
+    on: Engine,
+) -> Result<()> {
+    let app = app_on(TestDb::create(db).await?, on).await?;
+    let t = app.tenant("Acme").await?;
+    let flaky = json!({ "do": "effect", "label": "flaky", "fail_times": 2 });
+    let run = start(&app, t.id, json!({ "steps": [flaky], "backoff_ms": 200 })).await?;
+    let retrying = wait_until(&app, t.id, run, 10, is(RunStatus::Retrying)).await?;
+    assert!(retrying
+        .run
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("flaky failed on attempt"));
+    if on == Engine::Embedded {
+        // Temporal keeps its retry timer to itself.
+        assert!(
+            retrying.run.next_run_at.is_some(),
+            "a retrying run says when it continues"
+        );
+    }
+
+    let d = finished(&app, t.id, run).await?;
+    assert_eq!(d.run.status, RunStatus::Succeeded, "{d:#?}");
+    let attempts = &d.steps[0].attempts;
+    let outcomes: Vec<_> = attempts.iter().map(|a| a.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["failed", "failed", "succeeded"]);
+    assert!(attempts[0]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("flaky failed on attempt"));
+    // Backoffs of 200 ms then 400 ms; the embedded runner's equal jitter
+    // keeps at least half of each, so the step took at least 300 ms.
+    let step = &d.steps[0];
+    let took = step.finished_at.unwrap() - step.started_at;
+    assert!(
+        took.num_milliseconds() >= 295,
+        "retried without backoff: {took:?}"
+    );
+    assert_eq!(d.run.attempts, 3);
+    Ok(())
+}
+
+async fn a_non_retryable_failure_stops_the_run_with_its_error(db: Db, on: Engine) -> Result<()> {
+    let app = app_on(TestDb::create(db).await?, on).await?;
+    let t = app.tenant("Acme").await?;
+    let bad = json!({ "do": "effect", "label": "charge", "fail_times": 5, "retryable": false });
+    let run = start(
+        &app,
+        t.id,
+        json!({ "steps": [effect_step("a"), bad, effect_step("never")] }),
+    )
+    .await?;
+    let d = finished(&app, t.id, run).await?;
+    assert_eq!(d.run.status, RunStatus::Failed);
+    let err = d.run.last_error.unwrap();
+    assert!(
+        err.contains("activity test.effect failed: charge failed on attempt 1"),
+        "{err}"
+    );
+    assert_eq!(d.steps.len(), 2, "nothing after the failed step ran");
+    assert_eq!(d.steps[1].attempts.len(), 1, "never retried");
+    Ok(())
+}
+
+async fn a_retryable_failure_that_outlasts_its_attempts_fails_the_run(
+    db: Db,
+    on: Engine,
+) -> Result<()> {
+    let app = app_on(TestDb::create(db).await?, on).await?;
+    let t = app.tenant("Acme").await?;
+    let down = json!({ "do": "effect", "label": "upstream", "fail_times": 10 });
+    let run = start(
+        &app,
+        t.id,
+        json!({ "steps": [down], "max_attempts": 2, "backoff_ms": 10 }),
+    )
+    .await?;
+    let d = finished(&app, t.id, run).await?;
+    assert_eq!(d.run.status, RunStatus::Failed);
+    assert!(d
+        .run
+        .last_error
+        .unwrap()
+        .contains("upstream failed on attempt 2"));
+    assert_eq!(d.steps[0].attempts.len(), 2);
+    Ok(())
+}
+
+async fn a_durable_timer_lets_go_of_the_run_and_resumes_it(db: Db, on: Engine) -> Result<()> {
+    let app = app_on(TestDb::create(db).await?, on).await?;
+    let t = app.tenant("Acme").await?;
+    let run = start(&app, t.id, json!({ "steps": [effect_step("before"), { "do": "sleep", "ms": 600 }, effect_step("after")] })).await?;
+    let sleeping = wait_until(&app, t.id, run, 10, is(RunStatus::Sleeping)).await?;
+    assert_eq!(sleeping.steps[1].kind, "timer");
+    assert_eq!(sleeping.steps[1].status, "waiting");
+    let d = finished(&app, t.id, run).await?;
+    assert_eq!(d.output, Some(json!(["before", "slept 600 ms", "after"])));
+    let slept = d.steps[2].started_at - d.steps[0].started_at;
+    assert!(slept.num_milliseconds() >= 590, "{slept:?}");
+    Ok(())
+}
+
+async fn a_child_workflow_runs_separately_and_its_result_reaches_the_parent(
+    db: Db,
+    on: Engine,
+) -> Result<()> {
+    let app = app_on(TestDb::create(db).await?, on).await?;
+    let t = app.tenant("Acme").await?;
+    let run = start(&app, t.id, json!({ "steps": [effect_step("parent"), { "do": "child", "steps": [effect_step("kid")] }] })).await?;
+    let d = finished(&app, t.id, run).await?;
+    assert_eq!(d.run.status, RunStatus::Succeeded, "{d:#?}");
+    assert_eq!(d.output, Some(json!(["parent", "child: kid"])));
+    assert_eq!(d.steps[1].kind, "child");
+    let runs = app
+        .workflows
+        .list(
+            t.id,
+            domain::workflows::RunFilter {
+                status: None,
+                limit: domain::paging::Limit::parse(None).unwrap(),
+                cursor: None,
+            },
+        )
+        .await?;
+    // The embedded runner lists the child as a run of its own; on Temporal
+    // it is part of its parent's history.
+    let expected = if on == Engine::Embedded { 2 } else { 1 };
+    assert_eq!(runs.len(), expected);
+    Ok(())
+}
+
+async fn starting_twice_with_one_workflow_key_gives_one_run(db: Db, on: Engine) -> Result<()> {
+    let app = app_on(TestDb::create(db).await?, on).await?;
+    let t = app.tenant("Acme").await?;
+    let req = || StartRun {
+        tenant: Some(t.id),
+        requested_by: None,
+        workflow_type: "test.script".into(),
+        input: json!({ "steps": [effect_step("once")] }),
+        dedup_key: Some("nightly-2026-11-26".into()),
+    };
+    let first = app.workflows.start(req()).await?;
+    let again = app.workflows.start(req()).await?;
+    assert!(first.created && !again.created);
+    assert_eq!(first.run.id, again.run.id);
+    finished(&app, t.id, first.run.id).await?;
+    assert_eq!(effects_of(first.run.id), (1, 1));
+    Ok(())
+}
+
+on_every_engine!(
+    a_run_of_three_activities_succeeds_and_records_each_step,
+    an_activity_that_fails_twice_is_retried_with_backoff_and_then_succeeds,
+    a_non_retryable_failure_stops_the_run_with_its_error,
+    a_retryable_failure_that_outlasts_its_attempts_fails_the_run,
+    a_durable_timer_lets_go_of_the_run_and_resumes_it,
+    a_child_workflow_runs_separately_and_its_result_reaches_the_parent,
+    starting_twice_with_one_workflow_key_gives_one_run,
+);
