@@ -182,6 +182,108 @@ async fn a_run_survives_its_serve_process_being_killed_mid_activity(db: Db) -> R
     Ok(())
 }
 
+/// `bizosaas serve` and `bizosaas worker` on the Temporal dev server, with a
+/// task queue of this test's own.
+fn on_temporal(mut c: Command, queue: &str) -> Command {
+    let address = std::env::var("BIZOSAAS_TEST_TEMPORAL_ADDRESS")
+        .expect("BIZOSAAS_TEST_TEMPORAL_ADDRESS is not set: run scripts/services.sh");
+    c.env("BIZOS_WORKFLOWS_ENGINE", "temporal")
+        .env("TEMPORAL_ADDRESS", address)
+        .env("TEMPORAL_NAMESPACE", "default")
+        .env("TEMPORAL_TASK_QUEUE", queue);
+    c
+}
+
+fn worker(data: &Path, db: &TestDb, queue: &str) -> Result<Child> {
+    Ok(on_temporal(command(data, db), queue)
+        .arg("worker")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_temporal_run_survives_its_worker_being_killed_mid_activity() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let db = TestDb::create(Db::Sqlite).await?;
+    let queue = format!("bizosaas-test-{}", std::process::id());
+    admin(&data, &db, &["create-tenant", "--name", "Acme"])?;
+    let token = admin(&data, &db, &["create-token", "--tenant", "acme"])?;
+    let client = Client::new();
+    let (mut server, base) = serve_with(on_temporal(command(&data, &db), &queue))?;
+    let mut first = worker(&data, &db, &queue)?;
+    for i in 0..4 {
+        client
+            .post(format!("{base}/api/v1/tokens"))
+            .bearer_auth(&token)
+            .json(&json!({ "name": format!("reader {i}"), "scopes": ["read"] }))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    let run: Value = client
+        .post(format!("{base}/api/v1/workflows"))
+        .bearer_auth(&token)
+        .json(&json!({ "workflow_type": "audit_log.export", "input": { "page_size": 1, "pace_ms": 800 } }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let id = run["id"].as_str().unwrap().to_string();
+    run_until(&client, &base, &token, &id, 30, |d| {
+        steps_in(d, "succeeded") >= 2 && steps_in(d, "running") == 1
+    })
+    .await?;
+    first.kill()?;
+    first.wait()?;
+
+    let mut second = worker(&data, &db, &queue)?;
+    let d = run_until(&client, &base, &token, &id, 60, |d| {
+        ["succeeded", "failed", "cancelled"].contains(&d["status"].as_str().unwrap_or(""))
+    })
+    .await?;
+    assert_eq!(d["status"], "succeeded", "{d:#}");
+    let retried = d["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["attempts"].as_array().unwrap().len() == 2)
+        .count();
+    assert_eq!(retried, 1, "the killed attempt was tried again: {d:#}");
+    let entries = d["output"]["entries"].as_u64().unwrap() as usize;
+    let text = std::fs::read_to_string(data.join(d["output"]["file"].as_str().unwrap()))?;
+    let mut ids: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), entries);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), entries, "no entry written twice");
+    let exported: Value = client
+        .get(format!(
+            "{base}/api/v1/audit-logs?action=audit_log.exported"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(exported["items"].as_array().unwrap().len(), 1);
+    for c in [&mut second, &mut server] {
+        c.kill()?;
+        c.wait()?;
+    }
+    Ok(())
+}
+
 /// The daily purge's firings, by their dedup keys (platform runs have no
 /// tenant, so they are read from the database directly).
 async fn purge_firings(data: &Path, db: &TestDb) -> Result<Vec<String>> {

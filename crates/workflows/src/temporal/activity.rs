@@ -49,7 +49,15 @@ pub fn execute(
             env: imp.env.clone(),
             tenant: envelope.tenant,
             run_id: envelope.run_id,
-            idempotency_key: format!("{}/{}", envelope.run_id, info.activity_id),
+            // The run, then the workflow id (a schedule's firings share the
+            // run they were made from but each has its own workflow id; a
+            // retried run keeps it), then the activity's place in the run.
+            idempotency_key: format!(
+                "{}/{}/{}",
+                envelope.run_id,
+                info.workflow_id.as_deref().unwrap_or_default(),
+                info.activity_id
+            ),
             attempt: info.attempt,
             cancelled: cancelled.clone(),
         };

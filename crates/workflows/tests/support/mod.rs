@@ -100,14 +100,29 @@ pub fn open_gate(name: &str) {
         .insert(name.into());
 }
 
+/// How many effects with labels starting with `prefix` were applied, by
+/// any run (a schedule's runs are not known by id).
+pub fn effects_with_label_prefix(prefix: &str) -> usize {
+    LABELS
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m.values())
+        .filter(|l| l.starts_with(prefix))
+        .count()
+}
+
+static LABELS: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
+
 /// How many distinct effects a run applied, and the most any was applied.
 pub fn effects_of(run: RunId) -> (usize, u32) {
     let effects = EFFECTS.lock().unwrap();
-    let prefix = format!("{run}/");
+    // Keys start with the run on both engines.
+    let part = format!("{run}/");
     let mine: Vec<u32> = effects
         .iter()
         .flat_map(|m| m.iter())
-        .filter(|(k, _)| k.starts_with(&prefix))
+        .filter(|(k, _)| k.starts_with(&part))
         .map(|(_, v)| *v)
         .collect();
     (mine.len(), mine.into_iter().max().unwrap_or(0))
@@ -159,6 +174,11 @@ async fn effect(ctx: ActivityCtx, step: Step) -> Result<String, ActivityError> {
     let map = effects.get_or_insert_with(HashMap::new);
     if !map.contains_key(&ctx.idempotency_key) {
         map.insert(ctx.idempotency_key.clone(), 1);
+        LABELS
+            .lock()
+            .unwrap()
+            .get_or_insert_with(HashMap::new)
+            .insert(ctx.idempotency_key.clone(), label.clone());
     }
     Ok(label)
 }
