@@ -148,7 +148,8 @@ start_temporal() {
     TEMPORAL_VERSION_CHECK_DISABLED=1 setsid nohup temporal server start-dev --headless \
       --ip 127.0.0.1 --port "$port" --http-port "$http" --metrics-port "$metrics" \
       --db-filename "$d/temporal.db" --log-level warn \
-      --dynamic-config-value frontend.enableServerVersionCheck=false >"$d/log" 2>&1 &
+      --dynamic-config-value frontend.enableServerVersionCheck=false \
+      --dynamic-config-value system.enableActivityEagerExecution=true >"$d/log" 2>&1 &
     for _ in $(seq 1 100); do
       temporal_healthy "$port" && break
       sleep 0.2

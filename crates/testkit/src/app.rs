@@ -171,8 +171,12 @@ impl TestApp {
                 (std::sync::Arc::new(e.clone()), Some(e), Some(runner), None)
             }
             Some(config) => {
-                let worker =
-                    crate::temporal::WorkerThread::spawn(config.clone(), registry.clone(), env);
+                let worker = crate::temporal::WorkerThread::spawn(
+                    config.clone(),
+                    registry.clone(),
+                    db.config.clone(),
+                    env.data_dir.clone(),
+                );
                 let e = workflows::temporal::TemporalEngine::new(
                     config,
                     store.clone(),

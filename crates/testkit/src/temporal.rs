@@ -24,19 +24,33 @@ pub struct WorkerThread {
 }
 
 impl WorkerThread {
-    /// Starts a worker for `registry` with `env`.
+    /// Starts a worker for `registry`, its activities writing to the
+    /// database at `db` and to `data_dir`. It has a runtime and a
+    /// connection pool of its own, as a worker process would, so it outlives
+    /// the test's runtime without touching it.
     pub fn spawn(
         config: TemporalConfig,
         registry: Arc<workflows::Registry>,
-        env: workflows::ActivityEnv,
+        db: store::DbConfig,
+        data_dir: std::path::PathBuf,
     ) -> Self {
-        let handle = tokio::runtime::Handle::current();
         let (stop, stopped) = oneshot::channel::<()>();
         std::thread::spawn(move || {
-            let run = workflows::temporal::run_worker(&config, registry, env, async move {
-                let _ = stopped.await;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the test worker");
+            let outcome = rt.block_on(async move {
+                let store = store::Store::connect(&db)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let env = workflows::ActivityEnv { store, data_dir };
+                workflows::temporal::run_worker(&config, registry, env, async move {
+                    let _ = stopped.await;
+                })
+                .await
             });
-            if let Err(e) = handle.block_on(run) {
+            if let Err(e) = outcome {
                 eprintln!("test Temporal worker stopped: {e}");
             }
         });

@@ -14,12 +14,27 @@ use std::time::Duration;
 pub struct ActivityOptions {
     /// Attempts, backoff and timeout.
     pub retry: RetryPolicy,
+    /// A short activity (well under a few seconds, no heartbeats needed):
+    /// Temporal runs it as a local activity, inside the workflow task on the
+    /// worker that runs the workflow, without a round trip through the
+    /// cluster's task queue per call. Its result is recorded in the history
+    /// all the same. The embedded runner runs every activity that way.
+    pub local: bool,
 }
 
 impl ActivityOptions {
     /// Options with this retry policy.
     pub fn retry(retry: RetryPolicy) -> Self {
-        Self { retry }
+        Self {
+            retry,
+            local: false,
+        }
+    }
+
+    /// The same options for a short activity (see [`ActivityOptions::local`]).
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
     }
 }
 

@@ -109,13 +109,15 @@ pub async fn export<C: WorkflowCtx>(
             None => break,
         }
     }
+    // Joining the parts is short: a local activity on Temporal. Pages stay
+    // regular activities, heartbeated, since a pace can make them long.
     ctx.activity(
         "audit_log.export_finish",
         &FinishInput {
             pages: page,
             entries,
         },
-        &opts,
+        &opts.clone().local(),
     )
     .await
 }

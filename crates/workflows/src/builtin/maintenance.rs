@@ -53,7 +53,8 @@ pub async fn purge_expired<C: WorkflowCtx>(
     ctx: &C,
     _input: PurgeInput,
 ) -> Result<PurgeReport, WorkflowError> {
-    let opts = ActivityOptions::default();
+    // Both steps are short database work: local activities on Temporal.
+    let opts = ActivityOptions::default().local();
     let tenants: Vec<TenantId> = ctx.activity("maintenance.list_tenants", &(), &opts).await?;
     let total = tenants.len() as u64;
     let mut report = PurgeReport::default();

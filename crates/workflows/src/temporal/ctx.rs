@@ -93,24 +93,35 @@ impl<W: 'static> WorkflowCtx for TemporalCtx<'_, W> {
         input: Value,
         opts: &ActivityOptions,
     ) -> Result<Value, WorkflowError> {
-        let options =
-            temporalio_sdk::ActivityOptions::with_start_to_close_timeout(opts.retry.timeout)
+        let envelope = self.envelope(input);
+        let result = if opts.local {
+            let options = temporalio_sdk::LocalActivityOptions::builder()
                 .retry_policy(retry_policy(&opts.retry))
-                .heartbeat_timeout(super::HEARTBEAT_TIMEOUT)
+                .start_to_close_timeout(opts.retry.timeout)
                 .build();
-        self.ctx
-            .execute_activity(NamedActivity(name), self.envelope(input), options)
-            .await
-            .map_err(|e| match e {
-                temporalio_sdk::ActivityExecutionError::Cancelled(_) => WorkflowError::Cancelled,
-                other => WorkflowError::ActivityFailed {
-                    activity: name.into(),
-                    message: other
-                        .failure()
-                        .map(root_message)
-                        .unwrap_or_else(|| other.to_string()),
-                },
-            })
+            self.ctx
+                .execute_local_activity(NamedActivity(name), envelope, options)
+                .await
+        } else {
+            let options =
+                temporalio_sdk::ActivityOptions::with_start_to_close_timeout(opts.retry.timeout)
+                    .retry_policy(retry_policy(&opts.retry))
+                    .heartbeat_timeout(super::HEARTBEAT_TIMEOUT)
+                    .build();
+            self.ctx
+                .execute_activity(NamedActivity(name), envelope, options)
+                .await
+        };
+        result.map_err(|e| match e {
+            temporalio_sdk::ActivityExecutionError::Cancelled(_) => WorkflowError::Cancelled,
+            other => WorkflowError::ActivityFailed {
+                activity: name.into(),
+                message: other
+                    .failure()
+                    .map(root_message)
+                    .unwrap_or_else(|| other.to_string()),
+            },
+        })
     }
 
     async fn sleep(&self, _label: &'static str, duration: Duration) -> Result<(), WorkflowError> {
@@ -151,7 +162,8 @@ impl<W: 'static> WorkflowCtx for TemporalCtx<'_, W> {
             max_attempts: 3,
             timeout: Duration::from_secs(10),
             ..Default::default()
-        });
+        })
+        .local();
         self.call_activity(super::activity::PROGRESS, json!(progress), &opts)
             .await
             .map(|_| ())
