@@ -24,8 +24,10 @@ struct Chain {
 }
 
 async fn chain<C: WorkflowCtx>(ctx: &C, input: Chain) -> Result<u64, WorkflowError> {
-    let mut opts = ActivityOptions::default();
-    opts.local = input.local;
+    let opts = ActivityOptions {
+        local: input.local,
+        ..Default::default()
+    };
     let mut x = 0u64;
     for _ in 0..input.n {
         x = ctx.activity("bench.noop", &x, &opts).await?;
