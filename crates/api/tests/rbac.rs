@@ -46,6 +46,13 @@ fn rule(method: &str, path: &str) -> Option<(Role, Value)> {
         ("post", "/api/v1/vault/keys/{service}") => (Role::Admin, json!({ "api_key": RBAC_KEY })),
         ("delete", "/api/v1/vault/keys/{service}") => (Role::Admin, none),
         ("post", "/api/v1/vault/keys/{service}/test") => (Role::Admin, none),
+        ("get", "/api/v1/workflows") => (Role::Viewer, none),
+        ("post", "/api/v1/workflows") => {
+            (Role::Admin, json!({ "workflow_type": "audit_log.export" }))
+        }
+        ("get", "/api/v1/workflows/{id}") => (Role::Viewer, none),
+        ("post", "/api/v1/workflows/{id}/cancel") => (Role::Admin, none),
+        ("post", "/api/v1/workflows/{id}/retry") => (Role::Admin, none),
         _ => return None,
     })
 }

@@ -94,6 +94,56 @@ fn steps_in(d: &Value, status: &str) -> usize {
         .map_or(0, |s| s.iter().filter(|s| s["status"] == status).count())
 }
 
+/// Four audited changes, so an export has pages to write.
+async fn audit_some(client: &Client, base: &str, token: &str) -> Result<()> {
+    for i in 0..4 {
+        client
+            .post(format!("{base}/api/v1/tokens"))
+            .bearer_auth(token)
+            .json(&json!({ "name": format!("reader {i}"), "scopes": ["read"] }))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    Ok(())
+}
+
+/// The finished export holds each entry once, and was audited once.
+async fn assert_exported_once(
+    client: &Client,
+    base: &str,
+    token: &str,
+    data: &Path,
+    run: &Value,
+) -> Result<()> {
+    let entries = run["output"]["entries"].as_u64().unwrap() as usize;
+    let text = std::fs::read_to_string(data.join(run["output"]["file"].as_str().unwrap()))?;
+    let mut ids: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), entries);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), entries, "no entry written twice");
+    let exported: Value = client
+        .get(format!(
+            "{base}/api/v1/audit-logs?action=audit_log.exported"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(exported["items"].as_array().unwrap().len(), 1);
+    Ok(())
+}
+
 async fn a_run_survives_its_serve_process_being_killed_mid_activity(db: Db) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
@@ -103,15 +153,7 @@ async fn a_run_survives_its_serve_process_being_killed_mid_activity(db: Db) -> R
     let client = Client::new();
 
     let (mut first, base) = serve(&data, &db)?;
-    for i in 0..4 {
-        client
-            .post(format!("{base}/api/v1/tokens"))
-            .bearer_auth(&token)
-            .json(&json!({ "name": format!("reader {i}"), "scopes": ["read"] }))
-            .send()
-            .await?
-            .error_for_status()?;
-    }
+    audit_some(&client, &base, &token).await?;
     let run: Value = client
         .post(format!("{base}/api/v1/workflows"))
         .bearer_auth(&token)
@@ -150,33 +192,7 @@ async fn a_run_survives_its_serve_process_being_killed_mid_activity(db: Db) -> R
     );
     assert!(outcomes.iter().all(|o| *o == "lost" || *o == "succeeded"));
 
-    // Each page exactly once in the file, and the export audited once.
-    let entries = d["output"]["entries"].as_u64().unwrap() as usize;
-    let text = std::fs::read_to_string(data.join(d["output"]["file"].as_str().unwrap()))?;
-    let mut ids: Vec<&str> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-                .leak() as &str
-        })
-        .collect();
-    assert_eq!(ids.len(), entries);
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), entries, "no entry written twice");
-    let exported: Value = client
-        .get(format!(
-            "{base}/api/v1/audit-logs?action=audit_log.exported"
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await?
-        .json()
-        .await?;
-    assert_eq!(exported["items"].as_array().unwrap().len(), 1);
+    assert_exported_once(&client, &base, &token, &data, &d).await?;
     second.kill()?;
     second.wait()?;
     Ok(())
@@ -213,15 +229,7 @@ async fn a_temporal_run_survives_its_worker_being_killed_mid_activity() -> Resul
     let client = Client::new();
     let (mut server, base) = serve_with(on_temporal(command(&data, &db), &queue))?;
     let mut first = worker(&data, &db, &queue)?;
-    for i in 0..4 {
-        client
-            .post(format!("{base}/api/v1/tokens"))
-            .bearer_auth(&token)
-            .json(&json!({ "name": format!("reader {i}"), "scopes": ["read"] }))
-            .send()
-            .await?
-            .error_for_status()?;
-    }
+    audit_some(&client, &base, &token).await?;
     let run: Value = client
         .post(format!("{base}/api/v1/workflows"))
         .bearer_auth(&token)
@@ -252,31 +260,7 @@ async fn a_temporal_run_survives_its_worker_being_killed_mid_activity() -> Resul
         .filter(|s| s["attempts"].as_array().unwrap().len() == 2)
         .count();
     assert_eq!(retried, 1, "the killed attempt was tried again: {d:#}");
-    let entries = d["output"]["entries"].as_u64().unwrap() as usize;
-    let text = std::fs::read_to_string(data.join(d["output"]["file"].as_str().unwrap()))?;
-    let mut ids: Vec<String> = text
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(ids.len(), entries);
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), entries, "no entry written twice");
-    let exported: Value = client
-        .get(format!(
-            "{base}/api/v1/audit-logs?action=audit_log.exported"
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await?
-        .json()
-        .await?;
-    assert_eq!(exported["items"].as_array().unwrap().len(), 1);
+    assert_exported_once(&client, &base, &token, &data, &d).await?;
     for c in [&mut second, &mut server] {
         c.kill()?;
         c.wait()?;

@@ -62,3 +62,14 @@ impl WorkflowError {
         Self::Engine(e.to_string())
     }
 }
+
+/// How a storage failure reaches an engine's caller: an outage is
+/// `Unavailable` (the API answers 503), a missing row `NotFound`.
+pub(crate) fn engine_error(e: store::StoreError) -> domain::workflows::EngineError {
+    use domain::workflows::EngineError;
+    match e {
+        store::StoreError::Unavailable(m) => EngineError::Unavailable(m),
+        store::StoreError::NotFound => EngineError::NotFound,
+        other => EngineError::Other(other.to_string()),
+    }
+}

@@ -14,6 +14,7 @@ mod context;
 mod error;
 mod metrics;
 mod registry;
+mod start;
 
 pub mod builtin;
 pub mod embedded;

@@ -7,6 +7,7 @@ mod support;
 
 use anyhow::Result;
 use domain::workflows::{RunStatus, StartRun};
+use reqwest::StatusCode;
 use serde_json::json;
 use support::*;
 use testkit::{Db, TestDb};
@@ -194,7 +195,43 @@ async fn starting_twice_with_one_workflow_key_gives_one_run(db: Db, on: Engine) 
     Ok(())
 }
 
+async fn a_tenant_cannot_see_cancel_or_retry_another_tenants_runs(
+    db: Db,
+    on: Engine,
+) -> Result<()> {
+    let app = app_on(TestDb::create(db).await?, on).await?;
+    let a = app.tenant("Acme").await?;
+    let b = app.tenant("Globex").await?;
+    let run = start_script(&app, &a.token, json!([{ "do": "sleep", "ms": 60_000 }])).await?;
+    let id = run["id"].as_str().unwrap();
+    assert!(app.get_json("/api/v1/workflows", &b.token).await?["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        app.get_status(&format!("/api/v1/workflows/{id}"), &b.token)
+            .await?,
+        StatusCode::NOT_FOUND
+    );
+    for action in ["cancel", "retry"] {
+        let res = post(
+            &app,
+            &b.token,
+            &format!("/api/v1/workflows/{id}/{action}"),
+            json!({}),
+        )
+        .await?;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{action}");
+    }
+    let d = app
+        .get_json(&format!("/api/v1/workflows/{id}"), &a.token)
+        .await?;
+    assert_ne!(d["status"], "cancelled");
+    Ok(())
+}
+
 on_every_engine!(
+    a_tenant_cannot_see_cancel_or_retry_another_tenants_runs,
     a_run_of_three_activities_succeeds_and_records_each_step,
     an_activity_that_fails_twice_is_retried_with_backoff_and_then_succeeds,
     a_non_retryable_failure_stops_the_run_with_its_error,

@@ -2,6 +2,7 @@
 
 use super::runner::RunnerHandle;
 use super::{RunnerConfig, Shared};
+use crate::error::engine_error;
 use crate::{cadence, ActivityEnv, Registry, WorkflowMetrics};
 use chrono::Utc;
 use domain::audit::NewAuditEntry;
@@ -13,8 +14,8 @@ use domain::{RunId, TenantId, TenantScope};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use store::workflows::{self as repo, NewRun, RunRow};
-use store::{audit, Store, StoreError};
+use store::workflows::{self as repo, RunRow};
+use store::{audit, Store};
 use tokio::sync::Notify;
 
 /// The embedded engine: runs in this application's database.
@@ -75,14 +76,6 @@ impl EmbeddedEngine {
     }
 }
 
-fn engine_error(e: StoreError) -> EngineError {
-    match e {
-        StoreError::Unavailable(m) => EngineError::Unavailable(m),
-        StoreError::NotFound => EngineError::NotFound,
-        other => EngineError::Other(other.to_string()),
-    }
-}
-
 fn detail(row: &RunRow, steps: Vec<domain::workflows::StepRecord>) -> RunDetail {
     let json = |s: &str| serde_json::from_str(s).unwrap_or_else(|_| json!(s));
     RunDetail {
@@ -95,56 +88,15 @@ fn detail(row: &RunRow, steps: Vec<domain::workflows::StepRecord>) -> RunDetail 
 
 impl EmbeddedEngine {
     async fn start_run(&self, req: StartRun) -> Result<Started, EngineError> {
-        self.shared.registry.check_start(&req)?;
-        let id = RunId::new();
-        let new = NewRun {
-            id,
-            tenant: req.tenant,
-            workflow_type: req.workflow_type.clone(),
-            dedup_key: req.dedup_key.clone().unwrap_or_else(|| id.to_string()),
-            input: req.input.to_string(),
-            parent: None,
-            schedule: None,
-        };
-        let now = Utc::now();
-        let (row, created) = match req.tenant {
-            Some(tenant) => {
-                let scope = req
-                    .requested_by
-                    .unwrap_or_else(|| TenantScope::system(tenant));
-                let mut tx = self
-                    .shared
-                    .store
-                    .write(&scope)
-                    .await
-                    .map_err(engine_error)?;
-                let (row, created) = repo::insert_for_tenant(&mut tx, &new, now)
-                    .await
-                    .map_err(engine_error)?;
-                if created {
-                    let entry = NewAuditEntry::new(
-                        "workflow.started",
-                        "workflow_run",
-                        Some(id.to_string()),
-                    )
-                    .with_metadata(json!({
-                        "workflow_type": new.workflow_type,
-                        "workflow_key": new.dedup_key,
-                    }));
-                    audit::record(&mut tx, entry).await.map_err(engine_error)?;
-                }
-                tx.commit().await.map_err(engine_error)?;
-                (row, created)
-            }
-            None => {
-                let mut tx = self.shared.store.runner().await.map_err(engine_error)?;
-                let r = repo::insert(&mut tx, &new, now)
-                    .await
-                    .map_err(engine_error)?;
-                tx.commit().await.map_err(engine_error)?;
-                r
-            }
-        };
+        let shared = &self.shared;
+        let (row, created) = crate::start::record_start(
+            &shared.store,
+            &shared.registry,
+            req,
+            "embedded",
+            async |_| Ok(()),
+        )
+        .await?;
         if created {
             self.shared.metrics.run(&row.workflow_type, "started");
             self.shared.wake.notify_one();

@@ -4,6 +4,7 @@
 //! and history come from Temporal, and its end is copied into the row.
 
 use super::{connect, Envelope, NamedWorkflow, TemporalConfig};
+use crate::error::engine_error;
 use crate::{Registry, WorkflowMetrics};
 use chrono::{DateTime, Utc};
 use domain::audit::NewAuditEntry;
@@ -15,8 +16,8 @@ use domain::{RunId, TenantId, TenantScope};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use store::workflows::{self as repo, NewRun, RunRow};
-use store::{audit, Store, StoreError};
+use store::workflows::{self as repo, RunRow};
+use store::{audit, Store};
 use temporalio_client::errors::WorkflowStartError;
 use temporalio_client::{
     Client, UntypedWorkflow, WorkflowCancelOptions, WorkflowDescribeOptions,
@@ -40,14 +41,6 @@ struct Inner {
     store: Store,
     registry: Arc<Registry>,
     metrics: WorkflowMetrics,
-}
-
-fn engine_error(e: StoreError) -> EngineError {
-    match e {
-        StoreError::Unavailable(m) => EngineError::Unavailable(m),
-        StoreError::NotFound => EngineError::NotFound,
-        other => EngineError::Other(other.to_string()),
-    }
 }
 
 fn unavailable(e: impl std::fmt::Display) -> EngineError {
@@ -146,50 +139,16 @@ impl TemporalEngine {
     }
 
     async fn start_run(&self, req: StartRun) -> Result<Started, EngineError> {
-        self.inner.registry.check_start(&req)?;
-        let id = RunId::new();
-        let new = NewRun {
-            id,
-            tenant: req.tenant,
-            workflow_type: req.workflow_type.clone(),
-            dedup_key: req.dedup_key.clone().unwrap_or_else(|| id.to_string()),
-            input: req.input.to_string(),
-            parent: None,
-            schedule: None,
-        };
-        let now = Utc::now();
         // The row and the audit entry commit only once Temporal has the run:
         // an outage leaves nothing behind, and a retry finds nothing to undo.
-        let (row, created) = match req.tenant {
-            Some(tenant) => {
-                let scope = req
-                    .requested_by
-                    .unwrap_or_else(|| TenantScope::system(tenant));
-                let mut tx = self.inner.store.write(&scope).await.map_err(engine_error)?;
-                let (row, created) = repo::insert_for_tenant(&mut tx, &new, now)
-                    .await
-                    .map_err(engine_error)?;
-                if created {
-                    let entry = NewAuditEntry::new("workflow.started", "workflow_run", Some(id.to_string()))
-                        .with_metadata(json!({ "workflow_type": new.workflow_type, "workflow_key": new.dedup_key, "engine": "temporal" }));
-                    audit::record(&mut tx, entry).await.map_err(engine_error)?;
-                    self.start_in_temporal(&row).await?;
-                }
-                tx.commit().await.map_err(engine_error)?;
-                (row, created)
-            }
-            None => {
-                let mut tx = self.inner.store.runner().await.map_err(engine_error)?;
-                let (row, created) = repo::insert(&mut tx, &new, now)
-                    .await
-                    .map_err(engine_error)?;
-                if created {
-                    self.start_in_temporal(&row).await?;
-                }
-                tx.commit().await.map_err(engine_error)?;
-                (row, created)
-            }
-        };
+        let (row, created) = crate::start::record_start(
+            &self.inner.store,
+            &self.inner.registry,
+            req,
+            "temporal",
+            async |row| self.start_in_temporal(row).await,
+        )
+        .await?;
         if created {
             self.inner.metrics.run(&row.workflow_type, "started");
         }

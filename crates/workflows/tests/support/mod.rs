@@ -309,3 +309,30 @@ pub async fn finished(app: &TestApp, tenant: TenantId, run: RunId) -> Result<Run
 pub fn is(status: RunStatus) -> impl Fn(&RunDetail) -> bool {
     move |d| d.run.status == status
 }
+
+/// `POST` with a token and a JSON body.
+pub async fn post(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    body: Value,
+) -> Result<reqwest::Response> {
+    Ok(app
+        .request(reqwest::Method::POST, path, token)
+        .json(&body)
+        .send()
+        .await?)
+}
+
+/// Starts a script run through the API; it must be created.
+pub async fn start_script(app: &TestApp, token: &str, steps: Value) -> Result<Value> {
+    let res = post(
+        app,
+        token,
+        "/api/v1/workflows",
+        json!({ "workflow_type": "test.script", "input": { "steps": steps } }),
+    )
+    .await?;
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    Ok(res.json().await?)
+}
