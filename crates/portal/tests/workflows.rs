@@ -26,6 +26,18 @@ async fn slow_export(app: &TestApp, token: &str) -> Result<String> {
     Ok(run["id"].as_str().unwrap().to_string())
 }
 
+/// The run's status badge. The page swaps its content every 2 s while the
+/// run is active, so a read can meet an element just replaced: read again.
+async fn badge(chrome: &testkit::e2e::Chrome) -> String {
+    for _ in 0..20 {
+        if let Ok(text) = chrome.text("h1 .badge").await {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    String::new()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_page_follows_the_run_live_until_it_succeeds() -> Result<()> {
     let app = TestApp::spawn(Db::Sqlite).await?;
@@ -39,14 +51,14 @@ async fn a_run_page_follows_the_run_live_until_it_succeeds() -> Result<()> {
 
     let id = slow_export(&app, &acme.token).await?;
     chrome.goto(&format!("/workflows/{id}")).await?;
-    let first = chrome.text("h1 .badge").await?;
+    let first = badge(&chrome).await;
     assert!(["queued", "running"].contains(&first.as_str()), "{first}");
     tokio::time::sleep(Duration::from_millis(900)).await;
     chrome.screenshot("workflow-run-live").await?;
     // No reload: the page refreshes itself while the run is active.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if chrome.text("h1 .badge").await? == "succeeded" {
+        if badge(&chrome).await == "succeeded" {
             break;
         }
         if Instant::now() > deadline {
@@ -54,6 +66,8 @@ async fn a_run_page_follows_the_run_live_until_it_succeeds() -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Ended runs stop refreshing, so the page is still from here on.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let steps = chrome.text("#run table").await?;
     assert!(steps.contains("audit_log.export_page"), "{steps}");
     assert!(steps.contains("audit_log.export_finish"), "{steps}");
