@@ -499,30 +499,23 @@ async fn steps_of(tx: &mut RunnerTx, run: Uuid) -> Result<Vec<StepRow>> {
     })?)
 }
 
-/// Extends the leases `worker` holds on `runs`; returns the runs it still
-/// holds, with whether someone asked each to stop.
+/// Extends every lease `worker` holds, in one statement; returns the runs
+/// it still holds, with whether someone asked each to stop.
 pub async fn heartbeat(
     tx: &mut RunnerTx,
     worker: &str,
-    runs: &[Uuid],
     lease_until: DateTime<Utc>,
 ) -> Result<Vec<(Uuid, bool)>> {
-    let mut held = Vec::with_capacity(runs.len());
-    for id in runs {
-        let row: Option<(Uuid, bool)> = with_conn!(tx, |c| {
-            sqlx::query_as(
-                "UPDATE workflow_runs SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 \
-                 RETURNING id, cancel_requested",
-            )
-            .bind(lease_until)
-            .bind(id)
-            .bind(worker)
-            .fetch_optional(c)
-            .await
-        })?;
-        held.extend(row);
-    }
-    Ok(held)
+    Ok(with_conn!(tx, |c| {
+        sqlx::query_as(
+            "UPDATE workflow_runs SET lease_until = $1 WHERE lease_owner = $2 \
+             RETURNING id, cancel_requested",
+        )
+        .bind(lease_until)
+        .bind(worker)
+        .fetch_all(c)
+        .await
+    })?)
 }
 
 /// Records the start of an activity attempt (creating its step on the

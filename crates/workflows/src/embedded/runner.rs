@@ -44,12 +44,18 @@ async fn claim_loop(shared: Arc<Shared>, stop: CancellationToken) {
     let slots = Arc::new(Semaphore::new(shared.config.concurrency));
     let mut runs = JoinSet::new();
     let mut last_depth = std::time::Instant::now() - Duration::from_secs(60);
+    let mut last_schedules = last_depth;
     loop {
         if stop.is_cancelled() {
             break;
         }
-        if let Err(e) = fire_schedules(&shared).await {
-            tracing::warn!(error = %e, "could not fire due schedules");
+        // Schedules fire at second resolution: looking once per poll
+        // interval is enough, and keeps a query off the busy loop.
+        if last_schedules.elapsed() >= shared.config.poll {
+            last_schedules = std::time::Instant::now();
+            if let Err(e) = fire_schedules(&shared).await {
+                tracing::warn!(error = %e, "could not fire due schedules");
+            }
         }
         let free = slots.available_permits();
         let claimed = match claim(&shared, free).await {
@@ -201,7 +207,7 @@ async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken) {
             last_ok = std::time::Instant::now();
             continue;
         }
-        match renew(&shared, &ids).await {
+        match renew(&shared).await {
             Ok(held) => {
                 last_ok = std::time::Instant::now();
                 let active = shared.active.lock().expect("active runs lock");
@@ -228,9 +234,9 @@ async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken) {
     }
 }
 
-async fn renew(shared: &Shared, ids: &[uuid::Uuid]) -> store::Result<Vec<(uuid::Uuid, bool)>> {
+async fn renew(shared: &Shared) -> store::Result<Vec<(uuid::Uuid, bool)>> {
     let mut tx = shared.store.runner().await?;
-    let held = repo::heartbeat(&mut tx, &shared.worker, ids, Utc::now() + lease(shared)).await?;
+    let held = repo::heartbeat(&mut tx, &shared.worker, Utc::now() + lease(shared)).await?;
     tx.commit().await?;
     Ok(held)
 }
