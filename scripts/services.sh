@@ -135,26 +135,43 @@ temporal_healthy() {
   temporal operator cluster health --address "127.0.0.1:$1" >/dev/null 2>&1
 }
 
+# Dynamic config the tests and benchmarks run with. The first two keep the
+# server from calling out (DESIGN.md §14). The queue-poll rates lift the
+# history service's default of 20 reads a second per shard (a 50 ms floor on
+# every workflow task and timer of the dev server's single shard) to what a
+# tuned production cluster runs with; BENCHMARKS.md has the figures.
+TEMPORAL_SETTINGS=(
+  frontend.enableServerVersionCheck=false
+  system.enableActivityEagerExecution=true
+  history.transferProcessorMaxPollRPS=1000
+  history.timerProcessorMaxPollRPS=1000
+)
+
 start_temporal() {
-  local d="$W/temporal"
+  local d="$W/temporal" settings
   mkdir -p "$d"
-  if [ -f "$d/port" ] && temporal_healthy "$(cat "$d/port")"; then
+  settings="${TEMPORAL_SETTINGS[*]}"
+  if [ -f "$d/port" ] && temporal_healthy "$(cat "$d/port")" \
+    && [ "$(cat "$d/settings" 2>/dev/null)" = "$settings" ]; then
     :
   else
-    local port http metrics
+    # A server started with other settings is replaced, so a clone always
+    # tests with the settings it declares.
+    if [ -f "$d/pid" ]; then kill "$(cat "$d/pid")" 2>/dev/null || true; sleep 1; fi
+    local port http metrics args=()
     port=$(free_port); http=$(free_port); metrics=$(free_port)
     echo "$port" >"$d/port"
-    # Both settings keep it from calling out at start (DESIGN.md §14).
+    for s in "${TEMPORAL_SETTINGS[@]}"; do args+=(--dynamic-config-value "$s"); done
     TEMPORAL_VERSION_CHECK_DISABLED=1 setsid nohup temporal server start-dev --headless \
       --ip 127.0.0.1 --port "$port" --http-port "$http" --metrics-port "$metrics" \
-      --db-filename "$d/temporal.db" --log-level warn \
-      --dynamic-config-value frontend.enableServerVersionCheck=false \
-      --dynamic-config-value system.enableActivityEagerExecution=true >"$d/log" 2>&1 &
+      --db-filename "$d/temporal.db" --log-level warn "${args[@]}" >"$d/log" 2>&1 &
+    echo $! >"$d/pid"
     for _ in $(seq 1 100); do
       temporal_healthy "$port" && break
       sleep 0.2
     done
     temporal_healthy "$port" || { log "Temporal did not start: $(tail -5 "$d/log")"; exit 1; }
+    echo "$settings" >"$d/settings"
     log "Temporal listening on 127.0.0.1:$port"
   fi
   {
