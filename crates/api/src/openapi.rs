@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
         tokens::create, tokens::list, tokens::get, tokens::revoke,
         tokens::create_personal, tokens::list_personal, tokens::revoke_personal,
         vault_keys::add, vault_keys::list, vault_keys::test, vault_keys::revoke,
-        workflow_runs::start, workflow_runs::list, workflow_runs::get, workflow_runs::cancel, workflow_runs::retry,
+        workflow_runs::start, workflow_runs::list, workflow_runs::get, workflow_runs::cancel, workflow_runs::retry, workflow_runs::signal,
     ),
     components(schemas(crate::problem::Problem, domain::validation::FieldError, domain::tokens::Scope, domain::tokens::TokenKind)),
     modifiers(&BearerAuth),

@@ -53,6 +53,9 @@ fn rule(method: &str, path: &str) -> Option<(Role, Value)> {
         ("get", "/api/v1/workflows/{id}") => (Role::Viewer, none),
         ("post", "/api/v1/workflows/{id}/cancel") => (Role::Admin, none),
         ("post", "/api/v1/workflows/{id}/retry") => (Role::Admin, none),
+        ("post", "/api/v1/workflows/{id}/signal") => {
+            (Role::Admin, json!({ "name": "go", "payload": 1 }))
+        }
         _ => return None,
     })
 }

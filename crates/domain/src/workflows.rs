@@ -20,7 +20,7 @@ pub enum RunStatus {
     Running,
     /// An activity failed and will be tried again after a backoff.
     Retrying,
-    /// Waiting on a timer or a child workflow.
+    /// Waiting on a timer, a child workflow or a signal.
     Sleeping,
     /// Finished with a result.
     Succeeded,
@@ -159,6 +159,46 @@ pub struct StartRun {
     pub input: serde_json::Value,
     /// Workflow id: starting again with the same key returns the same run.
     pub dedup_key: Option<String>,
+}
+
+/// A message for a live run, which its code takes with `ctx.signal(name)`.
+/// Signals wait in the order they arrived until the run asks for one of
+/// their name. They are stored as given: they are not for secrets.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Signal {
+    /// What the run waits for: 1 to 100 letters, digits, `.`, `_` or `-`.
+    pub name: String,
+    /// Any JSON, up to 64 KiB (default `null`).
+    #[serde(default)]
+    pub payload: serde_json::Value,
+}
+
+/// The largest signal payload, serialized.
+pub const SIGNAL_PAYLOAD_MAX: usize = 64 * 1024;
+
+impl Signal {
+    /// Checks the name and the payload's size; the error says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        let name_ok = (1..=100).contains(&self.name.len())
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !name_ok {
+            return Err(format!(
+                "signal name {:?} must be 1 to 100 letters, digits, `.`, `_` or `-`",
+                self.name
+            ));
+        }
+        let size = self.payload.to_string().len();
+        if size > SIGNAL_PAYLOAD_MAX {
+            return Err(format!(
+                "signal payload is {size} bytes; at most {SIGNAL_PAYLOAD_MAX} are accepted"
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What starting a run did.
@@ -340,6 +380,18 @@ pub trait WorkflowEngine: Send + Sync {
 
     /// Creates or replaces a schedule.
     fn schedule(&self, spec: ScheduleSpec) -> EngineFuture<'_, ()>;
+
+    /// Removes a schedule by owner and name; the runs it started stay.
+    /// Returns whether there was one.
+    fn unschedule<'a>(&'a self, tenant: Option<TenantId>, name: &'a str) -> EngineFuture<'a, bool>;
+
+    /// Delivers a signal to a live run (see [`Signal`]).
+    fn signal<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        id: RunId,
+        signal: Signal,
+    ) -> EngineFuture<'a, RunSummary>;
 }
 
 #[cfg(test)]
@@ -373,6 +425,28 @@ mod tests {
         assert_eq!(p.jittered_backoff(2, 1.0), Duration::from_millis(200));
         let mid = p.jittered_backoff(2, 0.5);
         assert!(mid > Duration::from_millis(100) && mid < Duration::from_millis(200));
+    }
+
+    #[test]
+    fn signal_names_are_short_plain_words() {
+        let signal = |name: &str| Signal {
+            name: name.into(),
+            payload: serde_json::Value::Null,
+        };
+        assert!(signal("approval.granted-2_b").validate().is_ok());
+        for bad in ["", "has space", "slash/name", &"x".repeat(101)] {
+            let err = signal(bad).validate().unwrap_err();
+            assert!(err.contains("must be 1 to 100"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn signal_payloads_over_64_kib_are_refused() {
+        let signal = Signal {
+            name: "big".into(),
+            payload: serde_json::Value::String("x".repeat(SIGNAL_PAYLOAD_MAX)),
+        };
+        assert!(signal.validate().unwrap_err().contains("at most 65536"));
     }
 
     #[test]

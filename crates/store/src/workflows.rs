@@ -388,6 +388,50 @@ pub async fn requeue(tx: &mut TenantTx, id: RunId, now: DateTime<Utc>) -> Result
     get(tx, id).await
 }
 
+/// Leaves a signal for a live run of the tenant and wakes the run, so one
+/// waiting for it replays now. Returns the run, or `None` when the tenant
+/// has no such run. The caller checks that the run is live.
+pub async fn send_signal(
+    tx: &mut TenantTx,
+    id: RunId,
+    name: &str,
+    payload: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<RunRow>> {
+    let tenant = tx.scope().tenant().as_uuid();
+    with_conn!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO workflow_signals (id, run_id, tenant_id, name, payload, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(id.as_uuid())
+        .bind(tenant)
+        .bind(name)
+        .bind(payload)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
+    // Always touch the row, even when the run is not waiting yet: a runner
+    // releasing it meanwhile then orders after this statement and sees the
+    // signal in its own wake-up check (see `release`).
+    with_conn!(tx, |c| {
+        sqlx::query(
+            "UPDATE workflow_runs SET next_run_at = $3, updated_at = $3 \
+             WHERE tenant_id = $1 AND id = $2 AND status NOT IN ('succeeded', 'failed', 'cancelled')",
+        )
+        .bind(tenant)
+        .bind(id.as_uuid())
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ())
+    })?;
+    get(tx, id).await
+}
+
 // ---- the runner's side ----
 
 /// A run a worker has taken.
@@ -662,7 +706,7 @@ pub async fn end_attempt(
     Ok(())
 }
 
-/// Journals a timer or a child workflow step (kind `timer` or `child`) in
+/// Journals a timer, child workflow or signal step (kind `timer`, `child`, `signal`) in
 /// state `waiting` until `wake_at`, or `succeeded` with an output.
 #[allow(clippy::too_many_arguments)]
 pub async fn put_step(
@@ -701,6 +745,40 @@ pub async fn put_step(
         .map(|_| ())
     })?;
     Ok(())
+}
+
+/// Takes the oldest waiting signal named `name` for step `seq` of `run`;
+/// returns its payload, or `None` when none has arrived.
+pub async fn take_signal(
+    tx: &mut RunnerTx,
+    run: Uuid,
+    name: &str,
+    seq: i32,
+    now: DateTime<Utc>,
+) -> Result<Option<String>> {
+    let oldest: Option<(Uuid, String)> = with_conn!(tx, |c| {
+        sqlx::query_as(
+            "SELECT id, payload FROM workflow_signals WHERE run_id = $1 AND name = $2 \
+             AND consumed_seq IS NULL ORDER BY received_at, id LIMIT 1",
+        )
+        .bind(run)
+        .bind(name)
+        .fetch_optional(c)
+        .await
+    })?;
+    let Some((id, payload)) = oldest else {
+        return Ok(None);
+    };
+    with_conn!(tx, |c| {
+        sqlx::query("UPDATE workflow_signals SET consumed_seq = $2, consumed_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(seq)
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(Some(payload))
 }
 
 /// A run by id, whoever owns it (the runner reads children this way).
@@ -762,16 +840,20 @@ pub async fn release(
         .map(|r| r.rows_affected())
     })?;
     if n == 1 && status == RunStatus::Sleeping {
-        // A child that ended while this run still held its lease woke it
-        // then, and the update above has just pushed that wake-up back:
-        // wake it again. (Checked after the update, in a later statement, so
-        // a child ending at any moment is seen by one side or the other.)
+        // A child that ended, or a signal that arrived, while this run
+        // still held its lease woke it then, and the update above has just
+        // pushed that wake-up back: wake it again. (Checked after the update,
+        // in a later statement, so a child ending or a signal arriving at any
+        // moment is seen by one side or the other.)
         with_conn!(tx, |c| {
             sqlx::query(
-                "UPDATE workflow_runs SET next_run_at = $2 WHERE id = $1 AND EXISTS (\
+                "UPDATE workflow_runs SET next_run_at = $2 WHERE id = $1 AND (EXISTS (\
                  SELECT 1 FROM workflow_steps s JOIN workflow_runs child ON child.id = s.child_id \
                  WHERE s.run_id = $1 AND s.status = 'waiting' \
-                 AND child.status IN ('succeeded', 'failed', 'cancelled'))",
+                 AND child.status IN ('succeeded', 'failed', 'cancelled')) OR EXISTS (\
+                 SELECT 1 FROM workflow_steps s JOIN workflow_signals g \
+                 ON g.run_id = s.run_id AND g.name = s.name AND g.consumed_seq IS NULL \
+                 WHERE s.run_id = $1 AND s.kind = 'signal' AND s.status = 'waiting'))",
             )
             .bind(run)
             .bind(now)
@@ -946,6 +1028,27 @@ pub async fn upsert_schedule(
             Ok(id)
         }
     }
+}
+
+/// Removes a schedule; the runs it started stay. Returns whether it existed.
+pub async fn delete_schedule(
+    tx: &mut RunnerTx,
+    tenant: Option<TenantId>,
+    name: &str,
+) -> Result<bool> {
+    let tenant = tenant.map(|t| t.as_uuid());
+    let n = with_conn!(tx, |c| {
+        sqlx::query(
+            "DELETE FROM workflow_schedules WHERE name = $1 \
+             AND (tenant_id = $2 OR (tenant_id IS NULL AND $2 IS NULL))",
+        )
+        .bind(name)
+        .bind(tenant)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
 }
 
 /// Schedules due to fire, locked against other workers on PostgreSQL.

@@ -76,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
                 tenant: None,
                 run_id: domain::RunId::new(),
                 input: json!({ "n": n, "local": local }),
+                scheduled: false,
             };
             let t = Instant::now();
             let h = client

@@ -78,6 +78,11 @@ pub trait WorkflowCtx {
         input: Value,
     ) -> impl Future<Output = Result<Value, WorkflowError>>;
 
+    /// Waits durably for the next signal named `name` (see
+    /// [`domain::workflows::Signal`]) and returns its payload. Signals that
+    /// arrived earlier wait in order, so none is missed.
+    fn signal(&self, name: &str) -> impl Future<Output = Result<Value, WorkflowError>>;
+
     /// Reports progress, shown with the run (not journaled: the latest wins).
     fn progress(&self, progress: Progress) -> impl Future<Output = Result<(), WorkflowError>>;
 

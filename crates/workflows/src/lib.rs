@@ -3,13 +3,14 @@
 //! An activity is a plain async function from JSON input to JSON output that
 //! may be tried more than once, so its effects are keyed by the idempotency
 //! key it is given. A workflow is ordinary async code over a
-//! [`WorkflowCtx`]: it calls activities, sleeps on durable timers and starts
-//! child workflows, with loops and branches as it likes. It is written once;
+//! [`WorkflowCtx`]: it calls activities, sleeps on durable timers, waits for
+//! signals and starts child workflows, with loops and branches as it likes. It is written once;
 //! the embedded runner ([`embedded`]) replays it from the journal it keeps in
 //! the database, and Temporal replays it from its own history.
 
 mod activity;
 mod cadence;
+mod change;
 mod context;
 mod error;
 mod metrics;

@@ -143,16 +143,35 @@ macro_rules! workflow_def {
             temporal: |options| {
                 #[$crate::temporal::sdk::workflow]
                 #[derive(Default)]
-                struct TemporalWorkflow;
+                struct TemporalWorkflow {
+                    inbox: $crate::temporal::Inbox,
+                }
+                impl $crate::temporal::HasInbox for TemporalWorkflow {
+                    fn inbox(&mut self) -> &mut $crate::temporal::Inbox {
+                        &mut self.inbox
+                    }
+                    fn inbox_ref(&self) -> &$crate::temporal::Inbox {
+                        &self.inbox
+                    }
+                }
                 #[$crate::temporal::sdk::workflow_methods]
                 impl TemporalWorkflow {
+                    #[signal(name = "bizosaas.signal")]
+                    fn signal(
+                        &mut self,
+                        _ctx: &mut $crate::temporal::sdk::SyncWorkflowContext<Self>,
+                        signal: ::serde_json::Value,
+                    ) {
+                        self.inbox.receive(signal);
+                    }
+
                     #[run(name = $name)]
                     async fn run(
                         ctx: &mut $crate::temporal::sdk::WorkflowContext<Self>,
                         input: ::serde_json::Value,
                     ) -> $crate::temporal::sdk::WorkflowResult<::serde_json::Value>
                     {
-                        let (ctx, input) = $crate::temporal::enter(ctx, input)?;
+                        let (ctx, input) = $crate::temporal::enter(ctx, $name, input).await?;
                         let input: $input = ::serde_json::from_value(input).map_err(|e| {
                             $crate::temporal::termination($crate::WorkflowError::bad_input(e))
                         })?;

@@ -166,7 +166,7 @@ async fn bad_starts_are_refused_with_a_reason(db: Db) -> Result<()> {
     Ok(())
 }
 
-async fn members_may_watch_runs_but_only_admins_start_cancel_or_retry(db: Db) -> Result<()> {
+async fn members_may_watch_runs_but_only_admins_start_cancel_retry_or_signal(db: Db) -> Result<()> {
     let app = app(TestDb::create(db).await?).await?;
     let t = app.tenant("Acme").await?;
     let member = app.member(t.id, "m@acme.test", Role::Member).await?;
@@ -181,18 +181,19 @@ async fn members_may_watch_runs_but_only_admins_start_cancel_or_retry(db: Db) ->
             .await?,
         StatusCode::OK
     );
-    for path in [
-        "/api/v1/workflows".to_string(),
-        format!("/api/v1/workflows/{id}/cancel"),
-        format!("/api/v1/workflows/{id}/retry"),
-    ] {
-        let res = post(
-            &app,
-            &member,
-            &path,
+    for (path, body) in [
+        (
+            "/api/v1/workflows".to_string(),
             json!({ "workflow_type": "audit_log.export" }),
-        )
-        .await?;
+        ),
+        (format!("/api/v1/workflows/{id}/cancel"), json!({})),
+        (format!("/api/v1/workflows/{id}/retry"), json!({})),
+        (
+            format!("/api/v1/workflows/{id}/signal"),
+            json!({ "name": "go" }),
+        ),
+    ] {
+        let res = post(&app, &member, &path, body).await?;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
     }
     Ok(())
@@ -334,6 +335,44 @@ async fn retrying_a_failed_run_resumes_at_the_step_that_failed(db: Db) -> Result
     Ok(())
 }
 
+async fn bad_signals_are_refused_with_a_reason_and_leave_nothing(db: Db) -> Result<()> {
+    let app = app(TestDb::create(db).await?).await?;
+    let t = app.tenant("Acme").await?;
+    let steps = json!([{ "do": "signal", "name": "go" }, effect_step("after")]);
+    let run = start_script(&app, &t.token, steps).await?;
+    let path = format!("/api/v1/workflows/{}/signal", run["id"].as_str().unwrap());
+    let huge = "x".repeat(domain::workflows::SIGNAL_PAYLOAD_MAX);
+    for (body, says) in [
+        (json!({ "name": "not ok" }), "must be 1 to 100 letters"),
+        (json!({ "name": "go", "payload": huge }), "at most 65536"),
+        (json!({ "name": "go", "extra": 1 }), "unknown field `extra`"),
+    ] {
+        let p = problem(
+            post(&app, &t.token, &path, body).await?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await?;
+        assert!(p["detail"].as_str().unwrap().contains(says), "{p}");
+    }
+    let audit = app.get_json("/api/v1/audit-logs", &t.token).await?;
+    assert!(
+        !audit.to_string().contains("workflow.signalled"),
+        "a refused signal is not audited"
+    );
+    // The run still waits: none of the refused signals reached it.
+    let d = app
+        .get_json(
+            &format!("/api/v1/workflows/{}", run["id"].as_str().unwrap()),
+            &t.token,
+        )
+        .await?;
+    assert_ne!(d["status"], "succeeded");
+    post(&app, &t.token, &path, json!({ "name": "go" })).await?;
+    let d = finished(&app, t.id, run_id(&run)).await?;
+    assert_eq!(d.output, Some(json!(["go: null", "after"])));
+    Ok(())
+}
+
 async fn postgres_row_security_hides_runs_from_other_tenants_and_from_unscoped_sessions(
 ) -> Result<()> {
     let test_db = TestDb::create(Db::Postgres).await?;
@@ -341,9 +380,17 @@ async fn postgres_row_security_hides_runs_from_other_tenants_and_from_unscoped_s
     let app = app(test_db).await?;
     let a = app.tenant("Acme").await?;
     let b = app.tenant("Globex").await?;
-    let run = start_script(&app, &a.token, json!([effect_step("x")])).await?;
+    let steps = json!([{ "do": "signal", "name": "go" }, effect_step("x")]);
+    let run = start_script(&app, &a.token, steps).await?;
+    let signal = format!("/api/v1/workflows/{}/signal", run["id"].as_str().unwrap());
+    post(&app, &a.token, &signal, json!({ "name": "go" })).await?;
     finished(&app, a.id, run_id(&run)).await?;
-    for table in ["workflow_runs", "workflow_steps", "workflow_attempts"] {
+    for table in [
+        "workflow_runs",
+        "workflow_steps",
+        "workflow_attempts",
+        "workflow_signals",
+    ] {
         let unscoped: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(&pool)
             .await?;
@@ -400,7 +447,8 @@ testkit::on_both_backends!(
     an_admin_starts_a_run_and_reads_its_history,
     the_same_idempotency_key_returns_the_same_run_with_200,
     bad_starts_are_refused_with_a_reason,
-    members_may_watch_runs_but_only_admins_start_cancel_or_retry,
+    members_may_watch_runs_but_only_admins_start_cancel_retry_or_signal,
+    bad_signals_are_refused_with_a_reason_and_leave_nothing,
     cancelling_a_sleeping_run_ends_it_and_a_second_cancel_conflicts,
     cancelling_a_running_activity_stops_it,
     retrying_a_failed_run_resumes_at_the_step_that_failed,

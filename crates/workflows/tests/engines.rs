@@ -1,14 +1,17 @@
 //! What every engine does with the same workflow code, on the embedded
 //! runner (SQLite and PostgreSQL) and on Temporal: runs complete, activities
 //! retry with backoff and stop on non-retryable errors, timers and child
-//! workflows wait durably, a workflow id starts one run.
+//! workflows wait durably, signals reach runs in order, a workflow id starts
+//! one run, schedules start runs of their tenant until removed, and tenants
+//! are walled.
 
 mod support;
 
 use anyhow::Result;
-use domain::workflows::{RunStatus, StartRun};
+use domain::workflows::{Cadence, RunStatus, ScheduleSpec, StartRun};
 use reqwest::StatusCode;
 use serde_json::json;
+use std::time::Duration;
 use support::*;
 use testkit::{Db, TestDb};
 
@@ -195,7 +198,7 @@ async fn starting_twice_with_one_workflow_key_gives_one_run(db: Db, on: Engine) 
     Ok(())
 }
 
-async fn a_tenant_cannot_see_cancel_or_retry_another_tenants_runs(
+async fn a_tenant_cannot_see_cancel_retry_or_signal_another_tenants_runs(
     db: Db,
     on: Engine,
 ) -> Result<()> {
@@ -213,12 +216,16 @@ async fn a_tenant_cannot_see_cancel_or_retry_another_tenants_runs(
             .await?,
         StatusCode::NOT_FOUND
     );
-    for action in ["cancel", "retry"] {
+    for (action, body) in [
+        ("cancel", json!({})),
+        ("retry", json!({})),
+        ("signal", json!({ "name": "go" })),
+    ] {
         let res = post(
             &app,
             &b.token,
             &format!("/api/v1/workflows/{id}/{action}"),
-            json!({}),
+            body,
         )
         .await?;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{action}");
@@ -230,8 +237,147 @@ async fn a_tenant_cannot_see_cancel_or_retry_another_tenants_runs(
     Ok(())
 }
 
+async fn a_signal_continues_a_waiting_run_with_its_payload(db: Db, on: Engine) -> Result<()> {
+    let app = app_on(TestDb::create(db).await?, on).await?;
+    let t = app.tenant("Acme").await?;
+    let steps =
+        json!([effect_step("asked"), { "do": "signal", "name": "approval" }, effect_step("done")]);
+    let run = start_script(&app, &t.token, steps).await?;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let asked =
+        |d: &domain::workflows::RunDetail| d.steps.first().is_some_and(|s| s.status == "succeeded");
+    let waiting = wait_until(&app, t.id, id.parse()?, 10, asked).await?;
+    assert!(!waiting.run.status.is_terminal(), "{waiting:#?}");
+    let res = post(
+        &app,
+        &t.token,
+        &format!("/api/v1/workflows/{id}/signal"),
+        json!({ "name": "approval", "payload": { "by": "ops" } }),
+    )
+    .await?;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let d = finished(&app, t.id, id.parse()?).await?;
+    assert_eq!(d.run.status, RunStatus::Succeeded, "{d:#?}");
+    assert_eq!(
+        d.output,
+        Some(json!(["asked", r#"approval: {"by":"ops"}"#, "done"]))
+    );
+    assert!(d
+        .steps
+        .iter()
+        .any(|s| s.kind == "signal" && s.name == "approval"));
+    Ok(())
+}
+
+async fn signals_that_arrive_before_the_run_waits_are_taken_in_order(
+    db: Db,
+    on: Engine,
+) -> Result<()> {
+    let app = app_on(TestDb::create(db).await?, on).await?;
+    let t = app.tenant("Acme").await?;
+    let steps = json!([
+        { "do": "sleep", "ms": 500 },
+        { "do": "signal", "name": "page" },
+        { "do": "signal", "name": "page" },
+    ]);
+    let run = start_script(&app, &t.token, steps).await?;
+    let id = run["id"].as_str().unwrap().to_owned();
+    for (name, n) in [("page", 1), ("other", 0), ("page", 2)] {
+        let body = json!({ "name": name, "payload": n });
+        let res = post(
+            &app,
+            &t.token,
+            &format!("/api/v1/workflows/{id}/signal"),
+            body,
+        )
+        .await?;
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+    }
+    let d = finished(&app, t.id, id.parse()?).await?;
+    assert_eq!(
+        d.output,
+        Some(json!(["slept 500 ms", "page: 1", "page: 2"])),
+        "{d:#?}"
+    );
+    Ok(())
+}
+
+async fn a_signal_to_an_ended_run_is_refused(db: Db, on: Engine) -> Result<()> {
+    let app = app_on(TestDb::create(db).await?, on).await?;
+    let t = app.tenant("Acme").await?;
+    let run = start_script(&app, &t.token, json!([effect_step("only")])).await?;
+    let id = run["id"].as_str().unwrap().to_owned();
+    finished(&app, t.id, id.parse()?).await?;
+    let res = post(
+        &app,
+        &t.token,
+        &format!("/api/v1/workflows/{id}/signal"),
+        json!({ "name": "late" }),
+    )
+    .await?;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let problem: serde_json::Value = res.json().await?;
+    assert_eq!(
+        problem["detail"],
+        "a run that is succeeded cannot be signalled"
+    );
+    Ok(())
+}
+
+async fn a_tenants_schedule_starts_runs_only_it_sees_until_removed(
+    db: Db,
+    on: Engine,
+) -> Result<()> {
+    let app = app_on(TestDb::create(db).await?, on).await?;
+    let a = app.tenant("Acme").await?;
+    let b = app.tenant("Globex").await?;
+    let name = format!("sync-{}", uuid::Uuid::now_v7().simple());
+    let spec = ScheduleSpec {
+        tenant: Some(a.id),
+        name: name.clone(),
+        workflow_type: "test.script".into(),
+        input: json!({ "steps": [effect_step("scheduled")] }),
+        cadence: Cadence::Every(Duration::from_secs(1)),
+    };
+    app.workflows.schedule(spec).await?;
+    let succeeded = || async {
+        let page = app.get_json("/api/v1/workflows", &a.token).await?;
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        anyhow::Ok(items.iter().filter(|r| r["status"] == "succeeded").count())
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while succeeded().await? < 2 {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "fewer than 2 scheduled runs in 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let others = app.get_json("/api/v1/workflows", &b.token).await?;
+    assert!(others["items"].as_array().unwrap().is_empty(), "{others}");
+    assert!(app.workflows.unschedule(Some(a.id), &name).await?);
+    assert!(!app.workflows.unschedule(Some(a.id), &name).await?);
+    // A firing already under way may still finish; none starts after it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let settled = app.get_json("/api/v1/workflows", &a.token).await?["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let later = app.get_json("/api/v1/workflows", &a.token).await?["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(later, settled, "the removed schedule kept firing");
+    Ok(())
+}
+
 on_every_engine!(
-    a_tenant_cannot_see_cancel_or_retry_another_tenants_runs,
+    a_tenant_cannot_see_cancel_retry_or_signal_another_tenants_runs,
+    a_signal_continues_a_waiting_run_with_its_payload,
+    signals_that_arrive_before_the_run_waits_are_taken_in_order,
+    a_signal_to_an_ended_run_is_refused,
+    a_tenants_schedule_starts_runs_only_it_sees_until_removed,
     a_run_of_three_activities_succeeds_and_records_each_step,
     an_activity_that_fails_twice_is_retried_with_backoff_and_then_succeeds,
     a_non_retryable_failure_stops_the_run_with_its_error,

@@ -77,6 +77,10 @@ pub fn api_v1() -> Router<AppState> {
             "/api/v1/workflows/{id}/retry",
             axum::routing::post(workflow_runs::retry),
         )
+        .route(
+            "/api/v1/workflows/{id}/signal",
+            axum::routing::post(workflow_runs::signal),
+        )
 }
 
 /// Parses an id from a path segment, naming the parameter when it is not a UUID.

@@ -1,5 +1,5 @@
-//! Workflow runs of the tenant: start, list, read with history, cancel and
-//! retry. Whichever engine is configured answers (DESIGN §10).
+//! Workflow runs of the tenant: start, list, read with history, cancel,
+//! retry and signal. Whichever engine is configured answers (DESIGN §10).
 
 use super::parse_id;
 use crate::auth::Auth;
@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use domain::tokens::Scope;
-use domain::workflows::{RunDetail, RunFilter, RunStatus, RunSummary, StartRun};
+use domain::workflows::{RunDetail, RunFilter, RunStatus, RunSummary, Signal, StartRun};
 use domain::RunId;
 use serde::{Deserialize, Serialize};
 
@@ -180,4 +180,28 @@ pub async fn retry(
     let scope = auth.require(Scope::Admin)?;
     let id: RunId = parse_id(&id, "id")?;
     Ok(Json(state.workflows.retry(&scope, id).await?))
+}
+
+/// Sends a signal to a live run (admin): the run takes it when its code
+/// waits for a signal of that name; earlier signals wait in order.
+#[utoipa::path(post, path = "/api/v1/workflows/{id}/signal", tag = "workflows", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Run id")),
+    request_body = Signal,
+    responses(
+        (status = 202, body = RunSummary, description = "Delivered; the run takes it when it waits for it"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The run has ended"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "The workflow engine is unreachable; nothing was sent"),
+    ))]
+pub async fn signal(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Signal>,
+) -> Result<(StatusCode, Json<RunSummary>), ApiError> {
+    let scope = auth.require(Scope::Admin)?;
+    let id: RunId = parse_id(&id, "id")?;
+    let run = state.workflows.signal(&scope, id, body).await?;
+    Ok((StatusCode::ACCEPTED, Json(run)))
 }

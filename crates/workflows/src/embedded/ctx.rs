@@ -18,6 +18,10 @@ use tokio_util::sync::CancellationToken;
 /// child's end wakes it sooner.
 const CHILD_RECHECK: TimeDelta = TimeDelta::minutes(10);
 
+/// How long a run waiting for a signal sleeps before looking again by
+/// itself; the signal's arrival wakes it sooner.
+const SIGNAL_RECHECK: TimeDelta = TimeDelta::minutes(10);
+
 /// A run being executed by the embedded runner.
 #[derive(Clone)]
 pub struct EmbeddedCtx {
@@ -398,6 +402,52 @@ impl WorkflowCtx for EmbeddedCtx {
             Some(message) => Err(WorkflowError::ChildFailed {
                 workflow: workflow_type.into(),
                 message,
+            }),
+        }
+    }
+
+    async fn signal(&self, name: &str) -> Result<Value, WorkflowError> {
+        let (seq, recorded) = self.next_step()?;
+        if let Some(step) = &recorded {
+            Self::expect_kind(step, seq, "signal", name)?;
+            if step.status == "succeeded" {
+                return parse_output(name, step.output.as_deref());
+            }
+        }
+        let run = &self.inner.run;
+        let now = Utc::now();
+        let mut tx = self.runner_tx().await?;
+        let payload = repo::take_signal(&mut tx, run.id, name, seq, now)
+            .await
+            .map_err(WorkflowError::engine)?;
+        let status = if payload.is_some() {
+            "succeeded"
+        } else {
+            "waiting"
+        };
+        if payload.is_some() || recorded.is_none() {
+            repo::put_step(
+                &mut tx,
+                run,
+                seq,
+                "signal",
+                name,
+                status,
+                payload.as_deref(),
+                None,
+                None,
+                now,
+            )
+            .await
+            .map_err(WorkflowError::engine)?;
+        }
+        tx.commit().await.map_err(WorkflowError::engine)?;
+        match payload {
+            Some(p) => parse_output(name, Some(&p)),
+            None => Err(WorkflowError::Suspended {
+                until: now + SIGNAL_RECHECK,
+                status: RunStatus::Sleeping,
+                error: None,
             }),
         }
     }

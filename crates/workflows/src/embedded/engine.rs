@@ -2,12 +2,13 @@
 
 use super::runner::RunnerHandle;
 use super::{RunnerConfig, Shared};
+use crate::change::Change;
 use crate::error::engine_error;
 use crate::{cadence, ActivityEnv, Registry, WorkflowMetrics};
 use chrono::Utc;
 use domain::audit::NewAuditEntry;
 use domain::workflows::{
-    Cadence, EngineError, EngineFuture, RunDetail, RunFilter, RunStatus, RunSummary, ScheduleSpec,
+    Cadence, EngineError, EngineFuture, RunDetail, RunFilter, RunSummary, ScheduleSpec, Signal,
     StartRun, Started, WorkflowEngine,
 };
 use domain::{RunId, TenantId, TenantScope};
@@ -139,15 +140,13 @@ impl EmbeddedEngine {
         Ok(rows.iter().map(RunRow::summary).collect())
     }
 
-    /// Applies `change` to a run the tenant has in one of `allowed`
-    /// statuses, audited as `action`, in one transaction.
+    /// Applies `change` to a run the tenant has in a status `change`
+    /// allows, audited, in one transaction.
     async fn steer(
         &self,
         scope: &TenantScope,
         id: RunId,
-        allowed: &[RunStatus],
-        action: &str,
-        verb: &str,
+        change: Change<'_>,
     ) -> Result<RunRow, EngineError> {
         let mut tx = self.shared.store.write(scope).await.map_err(engine_error)?;
         let before = repo::get(&mut tx, id)
@@ -155,22 +154,24 @@ impl EmbeddedEngine {
             .map_err(engine_error)?
             .ok_or(EngineError::NotFound)?;
         let status = before.status();
-        if !allowed.contains(&status) {
-            return Err(EngineError::Conflict(format!(
-                "a run that is {status} cannot be {verb}"
-            )));
-        }
+        change.check(status)?;
         let now = Utc::now();
-        let after = if action == "workflow.cancelled" {
-            repo::request_cancel(&mut tx, id, now).await
-        } else {
-            repo::requeue(&mut tx, id, now).await
+        let mut metadata =
+            json!({ "workflow_type": before.workflow_type, "previous_status": status.as_str() });
+        let after = match change {
+            Change::Cancel => repo::request_cancel(&mut tx, id, now).await,
+            Change::Retry => repo::requeue(&mut tx, id, now).await,
+            Change::Signal(signal) => {
+                // The name is audited, not the payload, which is the run's data.
+                metadata["signal"] = json!(signal.name);
+                let payload = signal.payload.to_string();
+                repo::send_signal(&mut tx, id, &signal.name, &payload, now).await
+            }
         }
         .map_err(engine_error)?
         .ok_or(EngineError::NotFound)?;
-        let entry = NewAuditEntry::new(action, "workflow_run", Some(id.to_string())).with_metadata(
-            json!({ "workflow_type": after.workflow_type, "previous_status": status.as_str() }),
-        );
+        let entry = NewAuditEntry::new(change.action(), "workflow_run", Some(id.to_string()))
+            .with_metadata(metadata);
         audit::record(&mut tx, entry).await.map_err(engine_error)?;
         tx.commit().await.map_err(engine_error)?;
         Ok(after)
@@ -232,15 +233,7 @@ impl WorkflowEngine for EmbeddedEngine {
 
     fn cancel<'a>(&'a self, scope: &'a TenantScope, id: RunId) -> EngineFuture<'a, RunSummary> {
         Box::pin(async move {
-            let live = [
-                RunStatus::Queued,
-                RunStatus::Running,
-                RunStatus::Retrying,
-                RunStatus::Sleeping,
-            ];
-            let row = self
-                .steer(scope, id, &live, "workflow.cancelled", "cancelled")
-                .await?;
+            let row = self.steer(scope, id, Change::Cancel).await?;
             self.shared.cancel_local(row.id);
             Ok(row.summary())
         })
@@ -248,10 +241,21 @@ impl WorkflowEngine for EmbeddedEngine {
 
     fn retry<'a>(&'a self, scope: &'a TenantScope, id: RunId) -> EngineFuture<'a, RunSummary> {
         Box::pin(async move {
-            let ended = [RunStatus::Failed, RunStatus::Cancelled];
-            let row = self
-                .steer(scope, id, &ended, "workflow.retried", "retried")
-                .await?;
+            let row = self.steer(scope, id, Change::Retry).await?;
+            self.shared.wake.notify_one();
+            Ok(row.summary())
+        })
+    }
+
+    fn signal<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        id: RunId,
+        signal: Signal,
+    ) -> EngineFuture<'a, RunSummary> {
+        Box::pin(async move {
+            signal.validate().map_err(EngineError::Invalid)?;
+            let row = self.steer(scope, id, Change::Signal(&signal)).await?;
             self.shared.wake.notify_one();
             Ok(row.summary())
         })
@@ -259,5 +263,16 @@ impl WorkflowEngine for EmbeddedEngine {
 
     fn schedule(&self, spec: ScheduleSpec) -> EngineFuture<'_, ()> {
         Box::pin(self.upsert_schedule(spec))
+    }
+
+    fn unschedule<'a>(&'a self, tenant: Option<TenantId>, name: &'a str) -> EngineFuture<'a, bool> {
+        Box::pin(async move {
+            let mut tx = self.shared.store.runner().await.map_err(engine_error)?;
+            let existed = repo::delete_schedule(&mut tx, tenant, name)
+                .await
+                .map_err(engine_error)?;
+            tx.commit().await.map_err(engine_error)?;
+            Ok(existed)
+        })
     }
 }

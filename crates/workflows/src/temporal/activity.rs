@@ -102,7 +102,62 @@ async fn progress(
     tx.commit().await.map_err(fail)
 }
 
-/// The progress activity's registration.
-pub fn progress_def() -> crate::ActivityDef {
-    crate::activity_def!(PROGRESS, progress)
+/// The activity through which a schedule's firing on Temporal gets a run
+/// row of its own (see [`super::enter`]).
+pub const INDEX_RUN: &str = "bizosaas.index_run";
+
+/// A firing of a Temporal schedule, as the workflow sees it start.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Firing {
+    /// Temporal's workflow id: the schedule's, with the firing time.
+    pub workflow_id: String,
+    /// The workflow type the schedule starts.
+    pub workflow_type: String,
+    /// The schedule's input.
+    pub input: Value,
+}
+
+async fn index_run(
+    ctx: ActivityCtx,
+    firing: Firing,
+) -> Result<domain::RunId, domain::workflows::ActivityError> {
+    use domain::workflows::ActivityError;
+    let owner = ctx
+        .tenant
+        .map_or_else(|| "platform".to_string(), |t| t.to_string());
+    // The row's key is what the engine turns back into this workflow id.
+    let key = firing
+        .workflow_id
+        .strip_prefix(&format!("{owner}/"))
+        .ok_or_else(|| {
+            ActivityError::non_retryable(format!(
+                "workflow id {:?} does not belong to {owner}",
+                firing.workflow_id
+            ))
+        })?;
+    let run = store::workflows::NewRun {
+        id: domain::RunId::new(),
+        tenant: ctx.tenant,
+        workflow_type: firing.workflow_type,
+        dedup_key: key.to_string(),
+        input: firing.input.to_string(),
+        parent: None,
+        schedule: None,
+    };
+    let fail = |e: store::StoreError| ActivityError::retryable(e.to_string());
+    let mut tx = ctx.env.store.runner().await.map_err(fail)?;
+    // A retried attempt finds the row the first one made.
+    let (row, _) = store::workflows::insert(&mut tx, &run, chrono::Utc::now())
+        .await
+        .map_err(fail)?;
+    tx.commit().await.map_err(fail)?;
+    Ok(domain::RunId::from_uuid(row.id))
+}
+
+/// The platform's own activities every worker registers.
+pub fn bookkeeping_defs() -> [crate::ActivityDef; 2] {
+    [
+        crate::activity_def!(PROGRESS, progress),
+        crate::activity_def!(INDEX_RUN, index_run),
+    ]
 }

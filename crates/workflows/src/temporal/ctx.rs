@@ -21,25 +21,47 @@ pub struct TemporalCtx<'a, W> {
     children: Cell<u32>,
 }
 
-/// Opens the envelope a workflow was started with.
-pub fn enter<W>(
-    ctx: &WorkflowContext<W>,
+/// Opens the envelope a workflow was started with. A schedule's firing
+/// first gets a run row of its own (through a local activity, so a replay
+/// finds the same run), so tenants see it like any run they started.
+pub async fn enter<'a, W: super::HasInbox + 'static>(
+    ctx: &'a WorkflowContext<W>,
+    workflow_type: &'static str,
     input: Value,
-) -> Result<(TemporalCtx<'_, W>, Value), WorkflowTermination> {
+) -> Result<(TemporalCtx<'a, W>, Value), WorkflowTermination> {
     let envelope: Envelope = serde_json::from_value(input).map_err(|e| {
         termination(WorkflowError::BadInput(format!(
             "workflow input is not an envelope: {e}"
         )))
     })?;
-    Ok((
-        TemporalCtx {
-            ctx,
-            tenant: envelope.tenant,
-            run_id: envelope.run_id,
-            children: Cell::new(0),
-        },
-        envelope.input,
-    ))
+    let mut run = TemporalCtx {
+        ctx,
+        tenant: envelope.tenant,
+        run_id: envelope.run_id,
+        children: Cell::new(0),
+    };
+    if envelope.scheduled {
+        let firing = super::activity::Firing {
+            workflow_id: ctx.workflow_id().to_string(),
+            workflow_type: workflow_type.to_string(),
+            input: envelope.input.clone(),
+        };
+        run.run_id = run
+            .activity(super::activity::INDEX_RUN, &firing, &bookkeeping())
+            .await
+            .map_err(termination)?;
+    }
+    Ok((run, envelope.input))
+}
+
+/// Options of the platform's own short steps (progress, run index).
+fn bookkeeping() -> ActivityOptions {
+    ActivityOptions::retry(RetryPolicy {
+        max_attempts: 3,
+        timeout: Duration::from_secs(10),
+        ..Default::default()
+    })
+    .local()
 }
 
 /// How a workflow error ends the Temporal workflow.
@@ -74,11 +96,12 @@ impl<W> TemporalCtx<'_, W> {
             tenant: self.tenant,
             run_id: self.run_id,
             input,
+            scheduled: false,
         })
     }
 }
 
-impl<W: 'static> WorkflowCtx for TemporalCtx<'_, W> {
+impl<W: super::HasInbox + 'static> WorkflowCtx for TemporalCtx<'_, W> {
     fn tenant(&self) -> Option<TenantId> {
         self.tenant
     }
@@ -157,14 +180,18 @@ impl<W: 'static> WorkflowCtx for TemporalCtx<'_, W> {
         started.result().await.map_err(|e| failed(e.to_string()))
     }
 
+    async fn signal(&self, name: &str) -> Result<Value, WorkflowError> {
+        self.ctx
+            .wait_condition(|w: &W| w.inbox_ref().has(name))
+            .await
+            .map_err(|_| WorkflowError::Cancelled)?;
+        self.ctx
+            .state_mut(|w| w.inbox().take(name))
+            .ok_or_else(|| WorkflowError::engine("a signal that arrived was gone when taken"))
+    }
+
     async fn progress(&self, progress: Progress) -> Result<(), WorkflowError> {
-        let opts = ActivityOptions::retry(RetryPolicy {
-            max_attempts: 3,
-            timeout: Duration::from_secs(10),
-            ..Default::default()
-        })
-        .local();
-        self.call_activity(super::activity::PROGRESS, json!(progress), &opts)
+        self.call_activity(super::activity::PROGRESS, json!(progress), &bookkeeping())
             .await
             .map(|_| ())
     }

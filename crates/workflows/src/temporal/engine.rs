@@ -3,31 +3,36 @@
 //! everything else and listings need no cluster-wide query; the run's status
 //! and history come from Temporal, and its end is copied into the row.
 
-use super::{connect, Envelope, NamedWorkflow, TemporalConfig};
+use super::{connect, Envelope, InboxSignal, NamedWorkflow, TemporalConfig};
+use crate::change::Change;
 use crate::error::engine_error;
 use crate::{Registry, WorkflowMetrics};
 use chrono::{DateTime, Utc};
 use domain::audit::NewAuditEntry;
 use domain::workflows::{
     AttemptRecord, EngineError, EngineFuture, Progress, RunDetail, RunFilter, RunStatus,
-    RunSummary, ScheduleSpec, StartRun, Started, StepRecord, WorkflowEngine,
+    RunSummary, ScheduleSpec, Signal, StartRun, Started, StepRecord, WorkflowEngine,
 };
 use domain::{RunId, TenantId, TenantScope};
+use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use store::workflows::{self as repo, RunRow};
 use store::{audit, Store};
-use temporalio_client::errors::WorkflowStartError;
+use temporalio_client::errors::{WorkflowInteractionError, WorkflowStartError};
 use temporalio_client::{
     Client, UntypedWorkflow, WorkflowCancelOptions, WorkflowDescribeOptions,
     WorkflowExecutionStatus, WorkflowFetchHistoryOptions, WorkflowIdReusePolicy,
-    WorkflowStartOptions,
+    WorkflowSignalOptions, WorkflowStartOptions,
 };
 use temporalio_common::protos::temporal::api::common::v1::Payloads;
 use temporalio_common::protos::temporal::api::failure::v1::Failure;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use tokio::sync::OnceCell;
+
+/// How many live runs of a listing are asked about at once.
+const LISTING_CONCURRENCY: usize = 8;
 
 /// The Temporal engine.
 #[derive(Clone)]
@@ -55,6 +60,12 @@ fn workflow_id(tenant: Option<Uuid>, key: &str) -> String {
     }
 }
 use uuid::Uuid;
+
+/// The Temporal schedule id of a schedule; its firings' workflow ids are
+/// this with the firing time appended.
+fn schedule_id(tenant: Option<TenantId>, name: &str) -> String {
+    workflow_id(tenant.map(|t| t.as_uuid()), &format!("schedule/{name}"))
+}
 
 fn payload_json(p: Option<&Payloads>) -> Option<Value> {
     let first = p?.payloads.first()?;
@@ -117,6 +128,7 @@ impl TemporalEngine {
             tenant: row.tenant_id.map(TenantId::from_uuid),
             run_id: RunId::from_uuid(row.id),
             input: serde_json::from_str(&row.input).unwrap_or(Value::Null),
+            scheduled: false,
         };
         let options = WorkflowStartOptions::new(
             self.inner.config.task_queue.clone(),
@@ -298,6 +310,22 @@ impl TemporalEngine {
                         finished_at: None,
                     });
                 }
+                Attributes::WorkflowExecutionSignaledEventAttributes(a) => {
+                    // A signal shows as a step of its own name, done when it
+                    // arrived (the run takes it when it waits for it).
+                    let name = payload_json(a.input.as_ref())
+                        .and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_owned))
+                        .unwrap_or(a.signal_name);
+                    steps.push(StepRecord {
+                        seq: steps.len() as u32,
+                        kind: "signal".into(),
+                        name,
+                        status: "succeeded".into(),
+                        attempts: vec![],
+                        started_at: at,
+                        finished_at: Some(at),
+                    });
+                }
                 Attributes::WorkflowExecutionCompletedEventAttributes(a) => {
                     output = payload_json(a.result.as_ref());
                 }
@@ -415,75 +443,85 @@ impl TemporalEngine {
             .map_err(engine_error)?;
         let rows = repo::list(&mut tx, &filter).await.map_err(engine_error)?;
         tx.commit().await.map_err(engine_error)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if row.status().is_terminal() {
-                out.push(row.summary());
-                continue;
-            }
-            // A live run's status is Temporal's; when it cannot be asked the
-            // listing still answers with what the row knows.
-            match self.observe(row).await {
-                Ok(seen) => {
-                    self.remember(row, &seen).await;
-                    out.push(Self::summary(row, Some(&seen)));
-                }
-                Err(_) => out.push(row.summary()),
-            }
+        // Live runs are asked about a few at a time.
+        let asks: Vec<_> = rows.iter().map(|row| self.current(row)).collect();
+        Ok(futures::stream::iter(asks)
+            .buffered(LISTING_CONCURRENCY)
+            .collect()
+            .await)
+    }
+
+    /// A run as it is now: an ended run as its row remembers it, a live one
+    /// as Temporal reports it (or as the row knows it, while Temporal cannot
+    /// be asked).
+    async fn current(&self, row: &RunRow) -> RunSummary {
+        if row.status().is_terminal() {
+            return row.summary();
         }
-        Ok(out)
+        match self.observe(row).await {
+            Ok(seen) => {
+                self.remember(row, &seen).await;
+                Self::summary(row, Some(&seen))
+            }
+            Err(_) => row.summary(),
+        }
     }
 
     async fn steer(
         &self,
         scope: &TenantScope,
         id: RunId,
-        cancel: bool,
+        change: Change<'_>,
     ) -> Result<RunSummary, EngineError> {
         let row = self.tenant_row(scope.tenant(), id).await?;
         let seen = self.observe(&row).await?;
-        let allowed = if cancel {
-            !seen.status.is_terminal()
-        } else {
-            matches!(seen.status, RunStatus::Failed | RunStatus::Cancelled)
-        };
-        if !allowed {
-            let verb = if cancel { "cancelled" } else { "retried" };
-            return Err(EngineError::Conflict(format!(
-                "a run that is {} cannot be {verb}",
-                seen.status
-            )));
-        }
+        change.check(seen.status)?;
         let mut tx = self.inner.store.write(scope).await.map_err(engine_error)?;
-        let action = if cancel {
-            "workflow.cancelled"
-        } else {
-            "workflow.retried"
-        };
-        let entry = NewAuditEntry::new(action, "workflow_run", Some(id.to_string()))
-            .with_metadata(json!({ "workflow_type": row.workflow_type, "previous_status": seen.status.as_str(), "engine": "temporal" }));
+        let mut metadata = json!({ "workflow_type": row.workflow_type, "previous_status": seen.status.as_str(), "engine": "temporal" });
+        if let Change::Signal(signal) = change {
+            metadata["signal"] = json!(signal.name);
+        }
+        let entry = NewAuditEntry::new(change.action(), "workflow_run", Some(id.to_string()))
+            .with_metadata(metadata);
         audit::record(&mut tx, entry).await.map_err(engine_error)?;
         let mut summary = Self::summary(&row, Some(&seen));
-        if cancel {
-            let client = self.client().await?;
-            client
-                .get_workflow_handle::<UntypedWorkflow>(workflow_id(row.tenant_id, &row.dedup_key))
-                .cancel(
-                    WorkflowCancelOptions::builder()
-                        .reason("cancelled on request".to_string())
-                        .build(),
-                )
-                .await
-                .map_err(unavailable)?;
-        } else {
-            // A new execution under the same workflow id, from the start:
-            // Temporal keeps no partial results to resume from.
-            self.start_in_temporal(&row).await?;
-            repo::mark_requeued(&mut tx, row.id, Utc::now())
-                .await
-                .map_err(engine_error)?;
-            summary.status = RunStatus::Queued;
-            summary.finished_at = None;
+        let wid = workflow_id(row.tenant_id, &row.dedup_key);
+        match change {
+            Change::Cancel => {
+                self.client()
+                    .await?
+                    .get_workflow_handle::<UntypedWorkflow>(wid)
+                    .cancel(
+                        WorkflowCancelOptions::builder()
+                            .reason("cancelled on request".to_string())
+                            .build(),
+                    )
+                    .await
+                    .map_err(unavailable)?;
+            }
+            Change::Signal(signal) => {
+                self.client()
+                    .await?
+                    .get_workflow_handle::<NamedWorkflow>(wid)
+                    .signal(InboxSignal, json!(signal), WorkflowSignalOptions::default())
+                    .await
+                    .map_err(|e| match e {
+                        WorkflowInteractionError::NotFound(_) => EngineError::Conflict(
+                            "the run ended before the signal reached it".into(),
+                        ),
+                        other => unavailable(other),
+                    })?;
+            }
+            Change::Retry => {
+                // A new execution under the same workflow id, from the start:
+                // Temporal keeps no partial results to resume from.
+                self.start_in_temporal(&row).await?;
+                repo::mark_requeued(&mut tx, row.id, Utc::now())
+                    .await
+                    .map_err(engine_error)?;
+                summary.status = RunStatus::Queued;
+                summary.finished_at = None;
+            }
         }
         tx.commit().await.map_err(engine_error)?;
         Ok(summary)
@@ -524,12 +562,13 @@ impl TemporalEngine {
                     .build()
             }
         };
-        let owner = spec.tenant.map(|t| t.as_uuid());
-        let id = workflow_id(owner, &format!("schedule/{}", spec.name));
+        let id = schedule_id(spec.tenant, &spec.name);
+        // Each firing gets a run of its own when it starts (see `enter`).
         let envelope = Envelope {
             tenant: spec.tenant,
             run_id: RunId::new(),
             input: spec.input.clone(),
+            scheduled: true,
         };
         let action = ScheduleAction::start_workflow(
             NamedWorkflow(spec.workflow_type.clone()),
@@ -605,14 +644,48 @@ impl WorkflowEngine for TemporalEngine {
     }
 
     fn cancel<'a>(&'a self, scope: &'a TenantScope, id: RunId) -> EngineFuture<'a, RunSummary> {
-        Box::pin(self.steer(scope, id, true))
+        Box::pin(self.steer(scope, id, Change::Cancel))
     }
 
     fn retry<'a>(&'a self, scope: &'a TenantScope, id: RunId) -> EngineFuture<'a, RunSummary> {
-        Box::pin(self.steer(scope, id, false))
+        Box::pin(self.steer(scope, id, Change::Retry))
+    }
+
+    fn signal<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        id: RunId,
+        signal: Signal,
+    ) -> EngineFuture<'a, RunSummary> {
+        Box::pin(async move {
+            signal.validate().map_err(EngineError::Invalid)?;
+            self.steer(scope, id, Change::Signal(&signal)).await
+        })
     }
 
     fn schedule(&self, spec: ScheduleSpec) -> EngineFuture<'_, ()> {
         Box::pin(self.upsert_schedule(spec))
+    }
+
+    fn unschedule<'a>(&'a self, tenant: Option<TenantId>, name: &'a str) -> EngineFuture<'a, bool> {
+        Box::pin(async move {
+            use temporalio_client::schedules::{DeleteScheduleOptions, ScheduleError};
+            let id = schedule_id(tenant, name);
+            let deleted = self
+                .client()
+                .await?
+                .get_schedule_handle(id)
+                .delete(DeleteScheduleOptions::default())
+                .await;
+            match deleted {
+                Ok(_) => Ok(true),
+                Err(ScheduleError::Rpc(s))
+                    if s.code() == temporalio_client::tonic::Code::NotFound =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(unavailable(e)),
+            }
+        })
     }
 }

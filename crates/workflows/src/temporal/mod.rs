@@ -32,7 +32,7 @@ pub mod sdk {
     pub use temporalio_common::ActivityDefinition;
     pub use temporalio_macros::{workflow, workflow_methods};
     pub use temporalio_sdk::activities::{ActivityContext, ActivityError, ExecutableActivity};
-    pub use temporalio_sdk::{WorkerOptions, WorkflowContext, WorkflowResult};
+    pub use temporalio_sdk::{SyncWorkflowContext, WorkerOptions, WorkflowContext, WorkflowResult};
 }
 
 /// How often a running activity heartbeats.
@@ -106,6 +106,10 @@ pub struct Envelope {
     pub run_id: RunId,
     /// The input proper.
     pub input: Value,
+    /// Started by a Temporal schedule: `run_id` is the schedule's, and the
+    /// firing makes a run of its own when it starts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scheduled: bool,
 }
 
 /// A workflow type by name, with JSON input and output.
@@ -131,5 +135,53 @@ impl temporalio_common::ActivityDefinition for NamedActivity {
     type Output = Value;
     fn name(&self) -> &str {
         self.0
+    }
+}
+
+/// The one Temporal signal every workflow type handles; it carries a
+/// [`domain::workflows::Signal`], whose own name the workflow waits for.
+pub const SIGNAL: &str = "bizosaas.signal";
+
+/// Signals a run on Temporal has received and not yet taken, in order: the
+/// state of every workflow type.
+#[derive(Debug, Default)]
+pub struct Inbox(Vec<domain::workflows::Signal>);
+
+impl Inbox {
+    /// Files a signal as it arrives (the workflow's signal handler).
+    pub fn receive(&mut self, signal: Value) {
+        // The server validated the signal before sending it; anything else
+        // cannot be waited for by name, so it is dropped.
+        if let Ok(signal) = serde_json::from_value(signal) {
+            self.0.push(signal);
+        }
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|s| s.name == name)
+    }
+
+    fn take(&mut self, name: &str) -> Option<Value> {
+        let i = self.0.iter().position(|s| s.name == name)?;
+        Some(self.0.remove(i).payload)
+    }
+}
+
+/// A workflow type's state holds its [`Inbox`].
+pub trait HasInbox {
+    /// The inbox.
+    fn inbox(&mut self) -> &mut Inbox;
+    /// The inbox, to look at.
+    fn inbox_ref(&self) -> &Inbox;
+}
+
+/// [`SIGNAL`] as the client sends it.
+pub struct InboxSignal;
+
+impl temporalio_common::SignalDefinition for InboxSignal {
+    type Workflow = NamedWorkflow;
+    type Input = Value;
+    fn name(&self) -> &str {
+        SIGNAL
     }
 }

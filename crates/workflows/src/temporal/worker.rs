@@ -1,7 +1,7 @@
 //! `bizosaas worker`: a Temporal worker running the registered workflows
 //! and activities.
 
-use super::activity::{progress_def, Implementation};
+use super::activity::{bookkeeping_defs, Implementation};
 use super::{connect, TemporalConfig};
 use crate::{ActivityEnv, Registry};
 use std::future::Future;
@@ -24,8 +24,8 @@ pub async fn run_worker(
     for w in registry.workflows() {
         (w.temporal)(&mut options)?;
     }
-    let progress = progress_def();
-    for a in registry.activities().chain(std::iter::once(&progress)) {
+    let bookkeeping = bookkeeping_defs();
+    for a in registry.activities().chain(&bookkeeping) {
         (a.temporal)(
             &mut options,
             Arc::new(Implementation {

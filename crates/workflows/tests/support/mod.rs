@@ -38,6 +38,8 @@ pub enum Step {
     Sleep { ms: u64 },
     /// A child run of the same script workflow.
     Child { steps: Vec<Step> },
+    /// Waits for a signal of this name.
+    Signal { name: String },
 }
 
 fn yes() -> bool {
@@ -73,6 +75,10 @@ pub async fn script<C: WorkflowCtx>(ctx: &C, input: Script) -> Result<Vec<String
             Step::Sleep { ms } => {
                 ctx.sleep("pause", Duration::from_millis(ms)).await?;
                 done.push(format!("slept {ms} ms"));
+            }
+            Step::Signal { name } => {
+                let payload = ctx.signal(&name).await?;
+                done.push(format!("{name}: {payload}"));
             }
             Step::Child { steps } => {
                 let out = ctx.child("test.script", json!({ "steps": steps })).await?;
