@@ -92,6 +92,7 @@ fn pages(state: AppState) -> Router<AppState> {
         .route("/workflows/{id}", get(workflow_runs::show))
         .route("/workflows/{id}/cancel", post(workflow_runs::cancel))
         .route("/workflows/{id}/retry", post(workflow_runs::retry))
+        .route("/workflows/{id}/signal", post(workflow_runs::signal))
         .route("/auth/sso/{provider}", get(sso::start))
         .route("/auth/sso/{provider}/callback", get(sso::callback))
         .route("/assets/{name}", get(assets::serve))

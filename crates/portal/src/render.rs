@@ -74,6 +74,8 @@ pub enum PageError {
     Unavailable(String),
     /// Too many requests; retry after the seconds given.
     TooMany(String, u64),
+    /// The request was refused as it stands; the text says why.
+    Refused(StatusCode, String),
     /// A bug; details go to the log, the page shows the request id.
     Internal(String),
 }
@@ -88,6 +90,10 @@ impl From<ApiError> for PageError {
                 detail,
                 retry_after,
             } => PageError::TooMany(detail, retry_after),
+            ApiError::Conflict(d) => PageError::Refused(StatusCode::CONFLICT, d),
+            ApiError::Validation { detail, .. } => {
+                PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY, detail)
+            }
             other => PageError::Internal(other.to_string()),
         }
     }
@@ -100,6 +106,7 @@ impl IntoResponse for PageError {
             PageError::NotFound => StatusCode::NOT_FOUND,
             PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             PageError::TooMany(..) => StatusCode::TOO_MANY_REQUESTS,
+            PageError::Refused(status, _) => *status,
             PageError::Internal(e) => {
                 tracing::error!(error = %e, "page failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -157,6 +164,7 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
         PageError::Forbidden(d) => ("You do not have permission".into(), d),
         PageError::Unavailable(d) => ("Temporarily unavailable".into(), d),
         PageError::TooMany(d, s) => ("Too many requests".into(), format!("{d} (retry in {s} s)")),
+        PageError::Refused(_, d) => ("That did not work".into(), d),
         PageError::Internal(_) => (
             "Something went wrong on our side".into(),
             "The error has been logged. If it keeps happening, contact support and quote the request id below.".into(),

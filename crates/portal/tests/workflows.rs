@@ -107,7 +107,92 @@ async fn an_admin_starts_an_export_from_the_page() -> Result<()> {
     chrome.close().await
 }
 
-async fn members_watch_runs_but_cannot_start_cancel_or_retry(db: Db) -> Result<()> {
+/// Waits for the signal `approve` and returns its payload.
+async fn approval<C: workflows::WorkflowCtx>(
+    ctx: &C,
+    _input: Value,
+) -> Result<Value, workflows::WorkflowError> {
+    ctx.signal("approve").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_signals_a_waiting_run_from_its_page() -> Result<()> {
+    let mut setup = testkit::WorkflowSetup::default();
+    setup.registry.workflow(workflows::workflow_def!(
+        "test.approval",
+        approval,
+        input = Value,
+        tenant_startable = true
+    ));
+    let app =
+        TestApp::spawn_with_workflows(testkit::TestDb::create(Db::Sqlite).await?, setup).await?;
+    let acme = app.tenant("Acme").await?;
+    app.member(acme.id, "ada@acme.io", Role::Admin).await?;
+    let run: Value = app
+        .request(Method::POST, "/api/v1/workflows", &acme.token)
+        .json(&json!({ "workflow_type": "test.approval" }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = run["id"].as_str().unwrap();
+    let chrome = app.chrome().await?;
+    chrome.sign_in("ada@acme.io", MEMBER_PASSWORD).await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        chrome.goto(&format!("/workflows/{id}")).await?;
+        if chrome
+            .text("#run .facts")
+            .await?
+            .contains("the signal approve")
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the page never showed the run waiting for its signal");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    chrome.fill("payload", r#"{"approved_by": "ada"}"#).await?;
+    chrome.screenshot("workflow-run-waiting-for-signal").await?;
+    chrome.click("#signal button").await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while badge(&chrome).await != "succeeded" {
+        if Instant::now() > deadline {
+            bail!("the signalled run never showed as succeeded");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let result = chrome.text("#run").await?;
+    assert!(result.contains("approved_by"), "{result}");
+    chrome.screenshot("workflow-run-signalled").await?;
+    assert!(chrome.console_errors().await?.is_empty());
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_with_a_payload_that_is_not_json_is_refused_with_the_reason() -> Result<()> {
+    let app = TestApp::spawn(Db::Sqlite).await?;
+    let acme = app.tenant("Acme").await?;
+    let id = slow_export(&app, &acme.token).await?;
+    app.member(acme.id, "ada@acme.io", Role::Admin).await?;
+    let b = app.browser();
+    b.sign_in("ada@acme.io", MEMBER_PASSWORD).await?;
+    let page = format!("/workflows/{id}");
+    let res = b
+        .submit(
+            &page,
+            &format!("{page}/signal"),
+            &[("name", "go"), ("payload", "{not json")],
+        )
+        .await?;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("the payload is not JSON"), "{}", res.body);
+    Ok(())
+}
+
+async fn members_watch_runs_but_cannot_start_cancel_retry_or_signal(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
     let id = slow_export(&app, &acme.token).await?;
@@ -131,6 +216,18 @@ async fn members_watch_runs_but_cannot_start_cancel_or_retry(db: Db) -> Result<(
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     let res = b
         .submit("/workflows", &format!("/workflows/{id}/cancel"), &[])
+        .await?;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(
+        !run.body.contains("Send signal"),
+        "no signal form for members"
+    );
+    let res = b
+        .submit(
+            "/workflows",
+            &format!("/workflows/{id}/signal"),
+            &[("name", "go")],
+        )
         .await?;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     Ok(())
@@ -157,6 +254,6 @@ async fn another_tenants_run_is_not_found(db: Db) -> Result<()> {
 }
 
 testkit::on_both_backends!(
-    members_watch_runs_but_cannot_start_cancel_or_retry,
+    members_watch_runs_but_cannot_start_cancel_retry_or_signal,
     another_tenants_run_is_not_found,
 );

@@ -1,6 +1,7 @@
 //! `/workflows`: the workspace's workflow runs, live while any is active:
 //! a chart of runs per day, the runs with their progress, and a run's steps
-//! and attempts. Admins start an audit-log export, cancel and retry.
+//! and attempts. Admins start an audit-log export, cancel, retry and
+//! signal runs.
 
 use crate::chart::DailyBars;
 use crate::render::{page, Chrome, PageError};
@@ -173,11 +174,20 @@ struct RunPage {
     is_admin: bool,
     can_cancel: bool,
     can_retry: bool,
+    /// The signal the run waits for now, when the engine knows.
+    waiting_for: String,
 }
 
 fn run_page(detail: RunDetail, chrome: Chrome, is_admin: bool) -> RunPage {
     let status = detail.run.status;
+    let waiting_for = detail
+        .steps
+        .last()
+        .filter(|s| s.kind == "signal" && s.status == "waiting" && !status.is_terminal())
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
     RunPage {
+        waiting_for,
         chrome,
         key: detail.run.workflow_key.clone(),
         next_run_at: when(detail.run.next_run_at),
@@ -299,6 +309,41 @@ pub async fn retry(
     let run = state
         .workflows
         .retry(&scope, run_id(&id)?)
+        .await
+        .map_err(api::ApiError::from)?;
+    Ok(Redirect::to(&format!("/workflows/{}", run.id)).into_response())
+}
+
+/// The signal form of a run's page.
+#[derive(serde::Deserialize)]
+pub struct SignalForm {
+    name: String,
+    /// JSON; empty means `null`.
+    #[serde(default)]
+    payload: String,
+}
+
+/// `POST /workflows/{id}/signal` (admins).
+pub async fn signal(
+    State(state): State<AppState>,
+    user: SignedIn,
+    Path(id): Path<String>,
+    CheckedForm(form): CheckedForm<SignalForm>,
+) -> Result<Response, PageError> {
+    let scope = Auth(user.principal.clone()).require(Scope::Admin)?;
+    let payload = match form.payload.trim() {
+        "" => serde_json::Value::Null,
+        text => serde_json::from_str(text).map_err(|e| {
+            api::ApiError::field("payload", format!("the payload is not JSON: {e}"))
+        })?,
+    };
+    let signal = domain::workflows::Signal {
+        name: form.name.trim().to_string(),
+        payload,
+    };
+    let run = state
+        .workflows
+        .signal(&scope, run_id(&id)?, signal)
         .await
         .map_err(api::ApiError::from)?;
     Ok(Redirect::to(&format!("/workflows/{}", run.id)).into_response())
