@@ -240,7 +240,8 @@ pub enum EngineKind {
 }
 
 /// The Temporal cluster (`[temporal]`; the standard `TEMPORAL_ADDRESS`,
-/// `TEMPORAL_NAMESPACE`, `TEMPORAL_TASK_QUEUE`, `TEMPORAL_TLS`). The Temporal
+/// `TEMPORAL_NAMESPACE`, `TEMPORAL_TASK_QUEUE`, `TEMPORAL_TLS`,
+/// `TEMPORAL_TLS_CA`, `TEMPORAL_TLS_CERT`, `TEMPORAL_TLS_KEY`). The Temporal
 /// Cloud API key (`TEMPORAL_API_KEY`) is read from the environment only.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -251,8 +252,14 @@ pub struct TemporalSection {
     pub namespace: String,
     /// Task queue of workers and runs.
     pub task_queue: String,
-    /// Connect with TLS (implied by an API key).
+    /// Connect with TLS (implied by an API key or any of the files below).
     pub tls: bool,
+    /// PEM of the CA that signed the cluster's certificate (a private CA).
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// PEM of this client's certificate, for mutual TLS.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM of its private key.
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl Default for TemporalSection {
@@ -262,6 +269,9 @@ impl Default for TemporalSection {
             namespace: "default".into(),
             task_queue: workflows::temporal::TASK_QUEUE.into(),
             tls: false,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -278,6 +288,11 @@ impl TemporalSection {
                 .filter(|k| !k.is_empty())
                 .map(Into::into),
             tls: self.tls,
+            tls_files: workflows::temporal::TlsFiles {
+                ca: self.tls_ca.clone(),
+                cert: self.tls_cert.clone(),
+                key: self.tls_key.clone(),
+            },
         }
     }
 }
@@ -464,6 +479,9 @@ impl Config {
                         "TEMPORAL_NAMESPACE",
                         "TEMPORAL_TASK_QUEUE",
                         "TEMPORAL_TLS",
+                        "TEMPORAL_TLS_CA",
+                        "TEMPORAL_TLS_CERT",
+                        "TEMPORAL_TLS_KEY",
                     ])
                     .map(|k| match k.as_str() {
                         "DATABASE_URL" => "database.url".into(),

@@ -22,8 +22,11 @@ use domain::{RunId, TenantId};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::path::PathBuf;
 use std::str::FromStr;
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
+use temporalio_client::{
+    Client, ClientOptions, ClientTlsOptions, Connection, ConnectionOptions, TlsOptions, Url,
+};
 
 /// What the macros expand to; not for other use.
 #[doc(hidden)]
@@ -58,6 +61,54 @@ pub struct TemporalConfig {
     pub api_key: Option<SecretString>,
     /// Connect with TLS.
     pub tls: bool,
+    /// TLS settings beyond the system's trust (each implies TLS).
+    pub tls_files: TlsFiles,
+}
+
+/// PEM files for TLS to a cluster with a private CA, or with mutual TLS
+/// (Temporal Cloud's certificate authentication).
+#[derive(Clone, Debug, Default)]
+pub struct TlsFiles {
+    /// The CA that signed the server's certificate (`TEMPORAL_TLS_CA`);
+    /// without it the system's trusted CAs are used.
+    pub ca: Option<PathBuf>,
+    /// This client's certificate (`TEMPORAL_TLS_CERT`).
+    pub cert: Option<PathBuf>,
+    /// Its private key (`TEMPORAL_TLS_KEY`).
+    pub key: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    fn any(&self) -> bool {
+        self.ca.is_some() || self.cert.is_some() || self.key.is_some()
+    }
+
+    /// The client's TLS options, reading the files.
+    fn options(&self) -> Result<TlsOptions, String> {
+        let read = |what: &str, p: &PathBuf| {
+            std::fs::read(p)
+                .map_err(|e| format!("cannot read the Temporal TLS {what} {}: {e}", p.display()))
+        };
+        let mut tls = TlsOptions::default();
+        if let Some(ca) = &self.ca {
+            tls.server_root_ca_cert = Some(read("CA", ca)?);
+        }
+        tls.client_tls_options = match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => Some(
+                ClientTlsOptions::builder()
+                    .client_cert(read("certificate", cert)?)
+                    .client_private_key(read("key", key)?)
+                    .build(),
+            ),
+            (None, None) => None,
+            _ => {
+                return Err(
+                    "a Temporal client certificate needs its key, and a key its certificate".into(),
+                )
+            }
+        };
+        Ok(tls)
+    }
 }
 
 impl TemporalConfig {
@@ -69,13 +120,14 @@ impl TemporalConfig {
             task_queue: TASK_QUEUE.into(),
             api_key: None,
             tls: false,
+            tls_files: TlsFiles::default(),
         }
     }
 }
 
 /// Connects a client; fails with a message naming the address.
 pub async fn connect(config: &TemporalConfig) -> Result<Client, String> {
-    let tls = config.tls || config.api_key.is_some();
+    let tls = config.tls || config.api_key.is_some() || config.tls_files.any();
     let scheme = if tls { "https" } else { "http" };
     let url = Url::from_str(&format!("{scheme}://{}", config.address))
         .map_err(|e| format!("invalid Temporal address {:?}: {e}", config.address))?;
@@ -84,7 +136,7 @@ pub async fn connect(config: &TemporalConfig) -> Result<Client, String> {
         options.api_key = Some(key.expose_secret().to_string());
     }
     if tls {
-        options.tls_options = Some(Default::default());
+        options.tls_options = Some(config.tls_files.options()?);
     }
     let connection = Connection::connect(options)
         .await
