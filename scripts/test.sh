@@ -9,11 +9,13 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bizosaas/target}"
 export BIZOSAAS_SERVICES_DIR="${BIZOSAAS_SERVICES_DIR:-/var/tmp/bizosaas-services}"
 
-# The cargo cache outside the clone grows with every build; when the disk
-# runs low, incremental state (the largest and most rebuildable part) goes.
-if [ "$(df --output=avail -k "$(dirname "$CARGO_TARGET_DIR")" 2>/dev/null | tail -1)" -lt 8000000 ] 2>/dev/null; then
-  echo "== low disk: removing $CARGO_TARGET_DIR/debug/incremental"
-  rm -rf "$CARGO_TARGET_DIR/debug/incremental"
+# The cargo cache outside the clone grows with every build (a full test
+# build needs about 15 GB); when the disk runs low, incremental state and
+# build outputs no build has touched for two days go: they rebuild.
+if [ "$(df --output=avail -k "$(dirname "$CARGO_TARGET_DIR")" 2>/dev/null | tail -1)" -lt 20000000 ] 2>/dev/null; then
+  echo "== low disk: removing incremental state and stale outputs under $CARGO_TARGET_DIR"
+  rm -rf "$CARGO_TARGET_DIR"/{debug,release}/incremental
+  find "$CARGO_TARGET_DIR"/{debug,release}/deps -maxdepth 1 -type f -mtime +2 -delete 2>/dev/null || true
 fi
 
 bash scripts/services.sh

@@ -382,8 +382,13 @@ async fn postgres_row_security_hides_runs_from_other_tenants_and_from_unscoped_s
     let b = app.tenant("Globex").await?;
     let steps = json!([{ "do": "signal", "name": "go" }, effect_step("x")]);
     let run = start_script(&app, &a.token, steps).await?;
-    let signal = format!("/api/v1/workflows/{}/signal", run["id"].as_str().unwrap());
-    post(&app, &a.token, &signal, json!({ "name": "go" })).await?;
+    send_signal(
+        &app,
+        &a.token,
+        run["id"].as_str().unwrap(),
+        json!({ "name": "go" }),
+    )
+    .await?;
     finished(&app, a.id, run_id(&run)).await?;
     for table in [
         "workflow_runs",

@@ -248,13 +248,8 @@ async fn a_signal_continues_a_waiting_run_with_its_payload(db: Db, on: Engine) -
         |d: &domain::workflows::RunDetail| d.steps.first().is_some_and(|s| s.status == "succeeded");
     let waiting = wait_until(&app, t.id, id.parse()?, 10, asked).await?;
     assert!(!waiting.run.status.is_terminal(), "{waiting:#?}");
-    let res = post(
-        &app,
-        &t.token,
-        &format!("/api/v1/workflows/{id}/signal"),
-        json!({ "name": "approval", "payload": { "by": "ops" } }),
-    )
-    .await?;
+    let body = json!({ "name": "approval", "payload": { "by": "ops" } });
+    let res = send_signal(&app, &t.token, &id, body).await?;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let d = finished(&app, t.id, id.parse()?).await?;
     assert_eq!(d.run.status, RunStatus::Succeeded, "{d:#?}");
@@ -284,13 +279,7 @@ async fn signals_that_arrive_before_the_run_waits_are_taken_in_order(
     let id = run["id"].as_str().unwrap().to_owned();
     for (name, n) in [("page", 1), ("other", 0), ("page", 2)] {
         let body = json!({ "name": name, "payload": n });
-        let res = post(
-            &app,
-            &t.token,
-            &format!("/api/v1/workflows/{id}/signal"),
-            body,
-        )
-        .await?;
+        let res = send_signal(&app, &t.token, &id, body).await?;
         assert_eq!(res.status(), StatusCode::ACCEPTED);
     }
     let d = finished(&app, t.id, id.parse()?).await?;
@@ -308,13 +297,7 @@ async fn a_signal_to_an_ended_run_is_refused(db: Db, on: Engine) -> Result<()> {
     let run = start_script(&app, &t.token, json!([effect_step("only")])).await?;
     let id = run["id"].as_str().unwrap().to_owned();
     finished(&app, t.id, id.parse()?).await?;
-    let res = post(
-        &app,
-        &t.token,
-        &format!("/api/v1/workflows/{id}/signal"),
-        json!({ "name": "late" }),
-    )
-    .await?;
+    let res = send_signal(&app, &t.token, &id, json!({ "name": "late" })).await?;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     let problem: serde_json::Value = res.json().await?;
     assert_eq!(

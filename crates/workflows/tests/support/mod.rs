@@ -330,6 +330,16 @@ pub async fn post(
         .await?)
 }
 
+/// `POST /api/v1/workflows/{id}/signal` with `body`.
+pub async fn send_signal(
+    app: &TestApp,
+    token: &str,
+    run: &str,
+    body: Value,
+) -> Result<reqwest::Response> {
+    post(app, token, &format!("/api/v1/workflows/{run}/signal"), body).await
+}
+
 /// Starts a script run through the API; it must be created.
 pub async fn start_script(app: &TestApp, token: &str, steps: Value) -> Result<Value> {
     let res = post(
