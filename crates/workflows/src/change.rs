@@ -12,8 +12,11 @@ pub(crate) enum Change<'a> {
 }
 
 impl Change<'_> {
-    /// Whether a run in `status` can take this change.
+    /// Whether the change is well formed and a run in `status` can take it.
     pub(crate) fn check(self, status: RunStatus) -> Result<(), EngineError> {
+        if let Change::Signal(signal) = self {
+            signal.validate().map_err(EngineError::Invalid)?;
+        }
         let (allowed, verb) = match self {
             Change::Cancel => (!status.is_terminal(), "cancelled"),
             Change::Signal(_) => (!status.is_terminal(), "signalled"),

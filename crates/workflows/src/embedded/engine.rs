@@ -254,7 +254,6 @@ impl WorkflowEngine for EmbeddedEngine {
         signal: Signal,
     ) -> EngineFuture<'a, RunSummary> {
         Box::pin(async move {
-            signal.validate().map_err(EngineError::Invalid)?;
             let row = self.steer(scope, id, Change::Signal(&signal)).await?;
             self.shared.wake.notify_one();
             Ok(row.summary())

@@ -657,10 +657,7 @@ impl WorkflowEngine for TemporalEngine {
         id: RunId,
         signal: Signal,
     ) -> EngineFuture<'a, RunSummary> {
-        Box::pin(async move {
-            signal.validate().map_err(EngineError::Invalid)?;
-            self.steer(scope, id, Change::Signal(&signal)).await
-        })
+        Box::pin(async move { self.steer(scope, id, Change::Signal(&signal)).await })
     }
 
     fn schedule(&self, spec: ScheduleSpec) -> EngineFuture<'_, ()> {
