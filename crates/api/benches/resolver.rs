@@ -28,7 +28,7 @@ fn resolver(c: &mut Criterion) {
             ("warm", Duration::from_secs(3600)),
         ] {
             let (app, token, personal, session) = rt.block_on(async {
-                let config = api::WebConfig {
+                let config = app::Settings {
                     token_cache_ttl: ttl,
                     ..Default::default()
                 };
@@ -47,16 +47,16 @@ fn resolver(c: &mut Criterion) {
             let mut group = c.benchmark_group(format!("resolve/{db:?}/{label}"));
             group.bench_function("api_token", |b| {
                 b.to_async(&rt)
-                    .iter(|| async { api::resolve_bearer(&state, &token).await.unwrap() })
+                    .iter(|| async { app::access::resolve(&state, &token).await.unwrap() })
             });
             // A personal token also looks up its user's current role.
             group.bench_function("personal_token", |b| {
                 b.to_async(&rt)
-                    .iter(|| async { api::resolve_bearer(&state, &personal).await.unwrap() })
+                    .iter(|| async { app::access::resolve(&state, &personal).await.unwrap() })
             });
             group.bench_function("session", |b| {
                 b.to_async(&rt)
-                    .iter(|| async { api::resolve_bearer(&state, &session).await.unwrap() })
+                    .iter(|| async { app::access::resolve(&state, &session).await.unwrap() })
             });
             group.finish();
         }

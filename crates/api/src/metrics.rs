@@ -1,122 +1,15 @@
-//! Prometheus metrics: HTTP requests and latency by route and status, and
-//! database pool gauges, kept in a registry owned by the app (no globals).
+//! HTTP metrics: every request counted and timed by its route template, and
+//! the registry served at `/metrics`.
 
-use crate::state::AppState;
+use app::{App, HttpLabels};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
 use std::time::Instant;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct HttpLabels {
-    method: String,
-    route: String,
-    status: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CacheLabels {
-    cache: &'static str,
-    outcome: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct PoolLabels {
-    state: &'static str,
-}
-
-fn latency_histogram() -> Histogram {
-    Histogram::new([
-        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-    ])
-}
-
-/// The app's metrics.
-pub struct Metrics {
-    registry: Registry,
-    requests: Family<HttpLabels, Counter>,
-    latency: Family<HttpLabels, Histogram, fn() -> Histogram>,
-    pool: Family<PoolLabels, Gauge>,
-    cache: Family<CacheLabels, Counter>,
-}
-
-impl Metrics {
-    /// A registry with every metric registered, the workflow engine's too.
-    pub fn new(workflows: &workflows::WorkflowMetrics) -> Self {
-        let mut registry = Registry::default();
-        workflows.register(&mut registry);
-        let requests = Family::<HttpLabels, Counter>::default();
-        let latency = Family::<HttpLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-            latency_histogram,
-        );
-        let pool = Family::<PoolLabels, Gauge>::default();
-        registry.register("http_requests", "HTTP requests served", requests.clone());
-        registry.register(
-            "http_request_duration_seconds",
-            "HTTP request latency",
-            latency.clone(),
-        );
-        registry.register(
-            "db_pool_connections",
-            "Database pool connections by state",
-            pool.clone(),
-        );
-        let cache = Family::<CacheLabels, Counter>::default();
-        registry.register(
-            "cache_lookups",
-            "Cache lookups by cache and outcome (hit, miss, or bypass while changes may go unheard)",
-            cache.clone(),
-        );
-        Self {
-            registry,
-            requests,
-            latency,
-            pool,
-            cache,
-        }
-    }
-
-    fn observe(&self, labels: HttpLabels, seconds: f64) {
-        self.requests.get_or_create(&labels).inc();
-        self.latency.get_or_create(&labels).observe(seconds);
-    }
-
-    /// Counts one lookup in a cache: `hit`, `miss` or `bypass`.
-    pub fn cache_lookup(&self, cache: &'static str, outcome: &'static str) {
-        self.cache
-            .get_or_create(&CacheLabels { cache, outcome })
-            .inc();
-    }
-
-    /// The text exposition, with pool gauges read now.
-    pub fn render(&self, state: &AppState) -> String {
-        let s = state.store.pool_stats();
-        self.pool
-            .get_or_create(&PoolLabels { state: "idle" })
-            .set(i64::from(s.idle));
-        self.pool
-            .get_or_create(&PoolLabels { state: "in_use" })
-            .set(i64::from(s.size.saturating_sub(s.idle)));
-        self.pool
-            .get_or_create(&PoolLabels { state: "max" })
-            .set(i64::from(s.max));
-        let mut out = String::new();
-        // Writing to a String cannot fail.
-        let _ = encode(&mut out, &self.registry);
-        out
-    }
-}
-
 /// Middleware: counts and times every request by its route template.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn track(State(state): State<App>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().as_str().to_string();
     let route = req
@@ -135,12 +28,12 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 /// `GET /metrics`.
-pub async fn handler(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn handler(State(state): State<App>) -> impl IntoResponse {
     (
         [(
             CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(&state),
+        state.metrics.render(&state.store),
     )
 }

@@ -1,5 +1,6 @@
 //! RFC 9457 problem details: the one shape of every error response.
 
+use app::AppError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::validation::FieldError;
@@ -97,101 +98,33 @@ impl IntoResponse for Problem {
     }
 }
 
-/// Every way a request can fail, mapped to HTTP in one place.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// The body or query is not what the endpoint accepts.
-    #[error("{detail}")]
-    Validation {
-        /// Summary.
-        detail: String,
-        /// Per-field errors.
-        errors: Vec<FieldError>,
-    },
-    /// The body is not JSON at all.
-    #[error("{0}")]
-    MalformedBody(String),
-    /// The body is too large.
-    #[error("request body too large")]
-    TooLarge {
-        /// The limit in bytes.
-        limit: usize,
-    },
-    /// No valid credential.
-    #[error("{0}")]
-    Unauthorized(String),
-    /// A credential without the needed scope or role.
-    #[error("{0}")]
-    Forbidden(String),
-    /// Not found (also for other tenants' resources, so nothing leaks).
-    #[error("{0}")]
-    NotFound(String),
-    /// Conflicts with the current state.
-    #[error("{0}")]
-    Conflict(String),
-    /// A dependency is down; retry later.
-    #[error("{0}")]
-    Unavailable(String),
-    /// Too many attempts; retry after the given seconds.
-    #[error("{detail}")]
-    TooManyRequests {
-        /// What was limited.
-        detail: String,
-        /// Seconds until a retry can succeed.
-        retry_after: u64,
-    },
-    /// A bug or unexpected failure; details are logged, not shown.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
+/// An [`AppError`] on its way out as problem+json: the one mapping from
+/// the application's errors to HTTP.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
 
-impl ApiError {
-    /// A validation error on one field.
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        let message = message.into();
-        ApiError::Validation {
-            detail: format!("`{field}`: {message}"),
-            errors: vec![FieldError::new(field, message)],
-        }
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        Self(e)
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(_) => {
-                ApiError::Unavailable("database unavailable; try again shortly".into())
-            }
-            StoreError::NotFound => ApiError::NotFound("no such resource".into()),
-            StoreError::Conflict(c) => {
-                ApiError::Conflict(format!("conflicts with an existing record ({c})"))
-            }
-            other => ApiError::Internal(other.to_string()),
-        }
+        Self(e.into())
     }
 }
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::Unavailable(m) => ApiError::Unavailable(format!(
-                "the workflow engine is unreachable ({m}); nothing was started or changed, try again shortly"
-            )),
-            EngineError::NotFound => ApiError::NotFound("no such workflow run".into()),
-            EngineError::Conflict(m) => ApiError::Conflict(m),
-            EngineError::Invalid(m) => ApiError::Validation {
-                detail: m.clone(),
-                errors: vec![],
-            },
-            EngineError::Other(m) => ApiError::Internal(m),
-        }
+        Self(e.into())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let p = match self {
-            ApiError::Validation { detail, errors } => {
+        let p = match self.0 {
+            AppError::Validation { detail, errors } => {
                 let mut p = Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "validation",
@@ -201,19 +134,19 @@ impl IntoResponse for ApiError {
                 p.errors = errors;
                 p
             }
-            ApiError::MalformedBody(d) => Problem::new(
+            AppError::MalformedBody(d) => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "malformed-body",
                 "Malformed request body",
                 d,
             ),
-            ApiError::TooLarge { limit } => Problem::new(
+            AppError::TooLarge { limit } => Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
                 "Payload too large",
                 format!("the request body exceeds the limit of {limit} bytes"),
             ),
-            ApiError::Unauthorized(d) => {
+            AppError::Unauthorized(d) => {
                 let mut res =
                     Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", d)
                         .into_response();
@@ -221,14 +154,14 @@ impl IntoResponse for ApiError {
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 return res;
             }
-            ApiError::Forbidden(d) => {
+            AppError::Forbidden(d) => {
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", d)
             }
-            ApiError::NotFound(d) => {
+            AppError::NotFound(d) => {
                 Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", d)
             }
-            ApiError::Conflict(d) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", d),
-            ApiError::Unavailable(d) => {
+            AppError::Conflict(d) => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", d),
+            AppError::Unavailable(d) => {
                 let mut p = Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
@@ -238,7 +171,7 @@ impl IntoResponse for ApiError {
                 p.retry_after = Some(5);
                 p
             }
-            ApiError::TooManyRequests {
+            AppError::TooManyRequests {
                 detail,
                 retry_after,
             } => {
@@ -251,7 +184,7 @@ impl IntoResponse for ApiError {
                 p.retry_after = Some(retry_after);
                 p
             }
-            ApiError::Internal(msg) => {
+            AppError::Internal(msg) => {
                 // Logged once here, at the boundary; the client gets only the request id.
                 tracing::error!(error = %msg, "request failed");
                 Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR)

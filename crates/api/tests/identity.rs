@@ -285,7 +285,7 @@ testkit::on_both_backends!(
 
 #[tokio::test]
 async fn registration_can_be_closed() -> Result<()> {
-    let config = api::WebConfig {
+    let config = app::Settings {
         registration_open: false,
         ..Default::default()
     };
@@ -301,7 +301,7 @@ async fn registration_can_be_closed() -> Result<()> {
 
 #[tokio::test]
 async fn too_many_attempts_from_one_address_are_slowed_with_retry_after() -> Result<()> {
-    let config = api::WebConfig {
+    let config = app::Settings {
         login_attempts_per_minute: 3,
         ..Default::default()
     };

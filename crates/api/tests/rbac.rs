@@ -78,7 +78,7 @@ const ROLES: [Role; 4] = [Role::Viewer, Role::Member, Role::Admin, Role::Owner];
 async fn every_operation_admits_exactly_the_roles_its_rule_names(db: Db) -> Result<()> {
     // One sign-in per check, all from 127.0.0.1: the per-address throttle is
     // not what this test is about.
-    let config = api::WebConfig {
+    let config = app::Settings {
         login_attempts_per_minute: 10_000,
         ..Default::default()
     };

@@ -152,50 +152,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn open(config: &Config) -> anyhow::Result<Store> {
-    if config.database.url.is_none() {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("cannot create data directory {}", config.data_dir.display())
-        })?;
-    }
-    Ok(Store::connect(&config.db_config()).await?)
-}
+use crate::startup::open_store as open;
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let store = open(&config).await?;
-    store.migrate().await.context("migration failed")?;
-    if let Some(report) = store.security_report().await? {
-        for problem in report.problems() {
-            tracing::warn!(%problem, "tenant isolation is weakened; run `bizosaas doctor`");
-        }
-    }
-    store.listen_for_changes().await;
-    let web = config.web_config();
-    let sso = auth::sso::Sso::new(config.sso_providers()?, &web.public_url)?;
-    let engine = crate::engine::start(&config, &store).await?;
-    let state = api::AppState::new(
-        store.clone(),
-        web,
-        config.email_sender()?,
-        config.secret_store(&store)?,
-        config.key_checker(),
-        engine.workflows,
-    );
-    let server = api::Server::bind(&config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = server.local_addr();
-    tracing::info!(%addr, database = store.backend().name(), "BizOSaaS listening");
+    let app = crate::startup::App::build(config).await?;
+    let addr = app.addr();
+    tracing::info!(%addr, database = app.state().store.backend().name(), "BizOSaaS listening");
     println!("BizOSaaS is running at http://{addr}  (API reference: http://{addr}/api/docs)");
-    server
-        .run(portal::app_with(state, sso), shutdown_signal())
-        .await?;
-    if let Some(runner) = engine.runner {
-        runner.shutdown().await;
-    }
-    store.close().await;
-    tracing::info!("stopped");
-    Ok(())
+    app.run_until_stopped(shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

@@ -45,6 +45,17 @@ pub struct HttpConfig {
     pub token_cache_ttl_secs: u64,
     /// Bytes of rendered listing pages kept until their data changes; 0 turns the cache off.
     pub page_cache_bytes: usize,
+    /// Reverse proxies (CIDRs or addresses) whose `Forwarded` and
+    /// `X-Forwarded-For` headers are believed; nobody's by default.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Seconds in-flight requests get to finish after a stop signal.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_secs: u64,
+}
+
+fn default_shutdown_grace() -> u64 {
+    10
 }
 
 /// Sign-in settings (`[auth]`, `BIZOS_AUTH_*`).
@@ -404,6 +415,8 @@ impl Default for Config {
                 request_timeout_secs: 30,
                 token_cache_ttl_secs: 10,
                 page_cache_bytes: 16 * 1024 * 1024,
+                trusted_proxies: Vec::new(),
+                shutdown_grace_secs: default_shutdown_grace(),
             },
             auth: AuthConfig::default(),
             email: EmailConfig::default(),
@@ -644,9 +657,21 @@ impl Config {
         })
     }
 
-    /// HTTP settings.
-    pub fn web_config(&self) -> api::WebConfig {
-        api::WebConfig {
+    /// The application's settings.
+    pub fn settings(&self) -> anyhow::Result<app::Settings> {
+        let trusted_proxies = self
+            .http
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .with_context(|| {
+                        format!("http.trusted_proxies: `{p}` is not an address or CIDR")
+                    })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(app::Settings {
             max_body_bytes: self.http.max_body_bytes,
             request_timeout: Duration::from_secs(self.http.request_timeout_secs),
             token_cache_ttl: Duration::from_secs(self.http.token_cache_ttl_secs),
@@ -662,7 +687,8 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| format!("http://{}", self.listen)),
             invitation_lifetime: chrono::TimeDelta::days(7),
-        }
+            trusted_proxies,
+        })
     }
 }
 

@@ -5,4 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod rotate;
+pub mod startup;
 pub mod telemetry;
+
+pub use startup::App;

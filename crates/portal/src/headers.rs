@@ -1,6 +1,6 @@
 //! Security headers on every page.
 
-use api::AppState;
+use app::App;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
@@ -13,7 +13,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 /// Middleware: adds the headers to HTML pages (and assets). HSTS goes out
 /// when the portal is served over https: its public address says so, or the
 /// proxy in front reports it.
-pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn security_headers(State(state): State<App>, req: Request, next: Next) -> Response {
     let https = state.config.public_url.starts_with("https://")
         || req
             .headers()

@@ -1,19 +1,20 @@
-//! The BizOSaaS web portal: server-rendered pages (askama) over the API's
-//! own handlers, so a page and its endpoint share one path through
-//! validation, RBAC and the audit log. Sessions ride in an HttpOnly cookie;
-//! every form carries a CSRF token.
+//! The BizOSaaS web portal: server-rendered pages (askama) over the use
+//! cases of [`app`], the same ones the API calls, so a page and its endpoint
+//! share one path through validation, RBAC and the audit log. Sessions ride
+//! in an HttpOnly cookie; every form carries a CSRF token.
 
 mod assets;
 mod chart;
 mod headers;
 mod nav;
+mod origin;
 mod pages;
 mod render;
 mod session;
 mod sso;
 mod table;
 
-use api::AppState;
+use app::App;
 use axum::extract::Request;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -21,17 +22,11 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use pages::{audit, auth, byok, dashboard, settings, workflow_runs};
 
-/// The whole app: the API and the portal, without single sign-on.
-pub fn app(state: AppState) -> Router {
-    app_with(state, ::auth::sso::Sso::none())
-}
-
-/// The whole app with the configured single sign-on providers.
-pub fn app_with(state: AppState, sso: ::auth::sso::Sso) -> Router {
-    api::router_with(state.clone(), pages(state).layer(Extension(sso)))
-}
-
-fn pages(state: AppState) -> Router<AppState> {
+/// The portal's pages, with their own middleware (sessions' CSRF cookie,
+/// error pages, security headers), for the binary to serve beside the API.
+/// Unknown paths are the portal's: a page for people, a bare 404 under the
+/// API's prefixes, which the API's middleware turns into problem+json.
+pub fn pages(state: App, sso: ::auth::sso::Sso) -> Router<App> {
     let mut r = Router::new()
         .route("/", get(auth::root))
         .route("/login", get(auth::login_form).post(auth::login_submit))
@@ -107,6 +102,7 @@ fn pages(state: AppState) -> Router<AppState> {
             state,
             headers::security_headers,
         ))
+        .layer(Extension(sso))
 }
 
 /// Unknown API paths get the API's problem+json 404; anything else a page.
@@ -116,7 +112,7 @@ async fn fallback(req: Request) -> Response {
         .iter()
         .any(|p| path.starts_with(p));
     if api {
-        api::not_found().await.into_response()
+        axum::http::StatusCode::NOT_FOUND.into_response()
     } else {
         render::PageError::NotFound.into_response()
     }

@@ -1,13 +1,14 @@
 //! Turning templates and failures into HTML responses.
 
 use crate::nav::{Section, SECTIONS};
-use api::routes::me::Profile;
-use api::{ApiError, Problem};
+use app::profile::Profile;
+use app::AppError;
 use askama::Template;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
+use domain::validation::FieldError;
 
 /// What every signed-in page's layout needs.
 pub struct Chrome {
@@ -80,22 +81,30 @@ pub enum PageError {
     Internal(String),
 }
 
-impl From<ApiError> for PageError {
-    fn from(e: ApiError) -> Self {
+impl From<AppError> for PageError {
+    fn from(e: AppError) -> Self {
         match e {
-            ApiError::NotFound(_) => PageError::NotFound,
-            ApiError::Forbidden(d) => PageError::Forbidden(d),
-            ApiError::Unavailable(d) => PageError::Unavailable(d),
-            ApiError::TooManyRequests {
+            AppError::NotFound(_) => PageError::NotFound,
+            AppError::Forbidden(d) => PageError::Forbidden(d),
+            AppError::Unavailable(d) => PageError::Unavailable(d),
+            AppError::TooManyRequests {
                 detail,
                 retry_after,
             } => PageError::TooMany(detail, retry_after),
-            ApiError::Conflict(d) => PageError::Refused(StatusCode::CONFLICT, d),
-            ApiError::Validation { detail, .. } => {
+            AppError::Conflict(d) => PageError::Refused(StatusCode::CONFLICT, d),
+            AppError::Validation { detail, .. } => {
                 PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY, detail)
             }
+            AppError::MalformedBody(d) => PageError::Refused(StatusCode::BAD_REQUEST, d),
+            AppError::Unauthorized(d) => PageError::Refused(StatusCode::UNAUTHORIZED, d),
             other => PageError::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<store::StoreError> for PageError {
+    fn from(e: store::StoreError) -> Self {
+        AppError::from(e).into()
     }
 }
 
@@ -188,41 +197,45 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
     Response::from_parts(parts, axum::body::Body::from(body))
 }
 
-/// The problem an API handler answered with, for a form to show.
-pub fn problem_of(e: ApiError) -> Problem {
-    let res = e.into_response();
-    res.extensions()
-        .get::<Problem>()
-        .cloned()
-        .unwrap_or_else(|| Problem::for_status(res.status()))
+/// A refusal a form shows beside its fields: what went wrong, and where.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The HTTP status of the page that shows it.
+    pub status: u16,
+    /// What went wrong, for a person.
+    pub detail: String,
+    /// The fields at fault, for validation refusals.
+    pub errors: Vec<FieldError>,
 }
 
-/// The problem behind a failed API call, for a form to show inline; a
-/// failure no form can show (see [`escalate`]) comes back as its own page.
-pub fn inline_problem(e: ApiError) -> Result<Problem, PageError> {
-    let p = problem_of(e);
-    match escalate(&p) {
-        Some(page) => Err(page),
-        None => Ok(p),
-    }
+/// The refusal behind a failed operation, for a form to show inline; a
+/// failure no form can show (no permission, rate limited, the server or a
+/// dependency failing) comes back as its own page.
+pub fn inline_problem(e: AppError) -> Result<Refusal, PageError> {
+    let refusal = |status: StatusCode, detail: String| Refusal {
+        status: status.as_u16(),
+        detail,
+        errors: Vec::new(),
+    };
+    Ok(match e {
+        AppError::Validation { detail, errors } => Refusal {
+            status: StatusCode::UNPROCESSABLE_ENTITY.as_u16(),
+            detail,
+            errors,
+        },
+        AppError::MalformedBody(d) => refusal(StatusCode::BAD_REQUEST, d),
+        AppError::TooLarge { limit } => refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the form is larger than the {limit} bytes the server accepts"),
+        ),
+        AppError::Unauthorized(d) => refusal(StatusCode::UNAUTHORIZED, d),
+        AppError::NotFound(d) => refusal(StatusCode::NOT_FOUND, d),
+        AppError::Conflict(d) => refusal(StatusCode::CONFLICT, d),
+        other => return Err(other.into()),
+    })
 }
 
-/// A failure a form cannot show inline (no permission, rate limited, the
-/// server or a dependency failing) becomes its own page.
-fn escalate(p: &Problem) -> Option<PageError> {
-    match p.status {
-        403 => Some(PageError::Forbidden(p.detail.clone())),
-        429 => Some(PageError::TooMany(
-            p.detail.clone(),
-            p.retry_after.unwrap_or(60),
-        )),
-        503 => Some(PageError::Unavailable(p.detail.clone())),
-        s if s >= 500 => Some(PageError::Internal(p.detail.clone())),
-        _ => None,
-    }
-}
-
-/// The HTTP status of a problem's code, for the page that shows it.
+/// The HTTP status of a refusal, for the page that shows it.
 pub fn status_of(status: u16) -> StatusCode {
     StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST)
 }

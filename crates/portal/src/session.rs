@@ -7,7 +7,7 @@
 //! another site can make the browser send the cookie, but cannot read it.
 
 use crate::render::PageError;
-use api::AppState;
+use app::{App, AppError};
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
@@ -127,7 +127,7 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
 }
 
 /// The session cookie for a new session.
-pub fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
+pub fn session_cookie(state: &App, token: String) -> Cookie<'static> {
     Cookie::build((SESSION_COOKIE, token))
         .path("/")
         .http_only(true)
@@ -154,22 +154,22 @@ pub struct SignedIn {
     /// The session token (to end it on sign-out).
     pub session: String,
     /// Their profile and tenants.
-    pub profile: api::routes::me::Profile,
+    pub profile: app::profile::Profile,
 }
 
-impl FromRequestParts<AppState> for SignedIn {
+impl FromRequestParts<App> for SignedIn {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &App) -> Result<Self, Response> {
         let jar = CookieJar::from_headers(&parts.headers);
         let to_login = || to_login(parts);
         let Some(session) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
             return Err(to_login());
         };
-        let principal = match api::resolve_bearer(state, &session).await {
+        let principal = match app::access::resolve(state, &session).await {
             Ok(p) => p,
             // A forged or ended session cookie: back to sign-in, cookie dropped.
-            Err(api::ApiError::Unauthorized(_)) => {
+            Err(AppError::Unauthorized(_)) => {
                 return Err((forget_session(jar), to_login()).into_response())
             }
             Err(e) => return Err(PageError::from(e).into_response()),
@@ -177,7 +177,7 @@ impl FromRequestParts<AppState> for SignedIn {
         let (Some(user), Some(role)) = (principal.actor().user_id(), principal.role()) else {
             return Err(to_login());
         };
-        let profile = api::routes::me::load(state, user, role, principal.tenant())
+        let profile = app::profile::load(state, user, role, principal.tenant())
             .await
             .map_err(|e| PageError::from(e).into_response())?;
         Ok(SignedIn {

@@ -3,9 +3,9 @@
 //! progress (state, nonce, PKCE verifier, where to go after) waits in a
 //! short-lived HttpOnly cookie scoped to these paths.
 
+use crate::origin::Origin;
 use crate::session::{safe_next, session_cookie};
-use api::extract::Origin;
-use api::AppState;
+use app::{App, AppError};
 use auth::sso::{PendingFlow, Sso, FLOW_LIFETIME};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -47,7 +47,7 @@ pub struct StartQuery {
 
 /// `GET /auth/sso/{provider}`.
 pub async fn start(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Extension(sso): Extension<Sso>,
     Path(provider): Path<String>,
     Query(q): Query<StartQuery>,
@@ -92,7 +92,7 @@ pub struct CallbackQuery {
 
 /// `GET /auth/sso/{provider}/callback`.
 pub async fn callback(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Extension(sso): Extension<Sso>,
     Path(provider): Path<String>,
     Query(q): Query<CallbackQuery>,
@@ -138,14 +138,20 @@ pub async fn callback(
             return (jar, to_login(&e.to_string())).into_response();
         }
     };
-    match api::sso::sign_in(&state, origin.0, &who).await {
+    match app::sso::sign_in(&state, origin.0, &who).await {
         Ok(view) => {
             let jar = jar.add(session_cookie(&state, view.session));
             (jar, Redirect::to(safe_next(&flow.next))).into_response()
         }
         Err(e) => {
-            let p = crate::render::problem_of(e);
-            (jar, to_login(&p.detail)).into_response()
+            let detail = match e {
+                AppError::Internal(m) => {
+                    tracing::error!(error = %m, "single sign-on failed");
+                    "the sign-in could not be completed; try again".to_string()
+                }
+                other => other.to_string(),
+            };
+            (jar, to_login(&detail)).into_response()
         }
     }
 }

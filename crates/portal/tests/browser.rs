@@ -200,7 +200,7 @@ async fn dashboard_behind_a_proxy(
     let mut test_db = testkit::TestDb::create(testkit::Db::Postgres).await?;
     let proxy = test_db.route_through_proxy().await?;
     test_db.config.acquire_timeout = acquire_timeout;
-    let app = TestApp::spawn_with(test_db, api::WebConfig::default()).await?;
+    let app = TestApp::spawn_with(test_db, app::Settings::default()).await?;
     let acme = app.tenant("Acme").await?;
     app.member(acme.id, "mia@acme.io", Role::Member).await?;
     let chrome = app.chrome().await?;
@@ -325,7 +325,7 @@ async fn a_server_error_shows_the_request_id_and_a_support_link() -> Result<()> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_sign_ins_say_when_to_retry() -> Result<()> {
-    let config = api::WebConfig {
+    let config = app::Settings {
         login_attempts_per_minute: 2,
         ..Default::default()
     };

@@ -47,7 +47,7 @@ async fn the_session_cookie_is_http_only_and_same_site_lax(db: Db) -> Result<()>
 }
 
 async fn the_session_cookie_is_secure_when_served_over_https(db: Db) -> Result<()> {
-    let config = api::WebConfig {
+    let config = app::Settings {
         public_url: "https://portal.example".into(),
         ..Default::default()
     };

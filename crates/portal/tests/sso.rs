@@ -9,7 +9,7 @@ use testkit::{Browser, Db, Page, TestApp, MEMBER_PASSWORD};
 
 async fn app_with_idp(db: Db, registration_open: bool) -> Result<(TestApp, IdentityProvider)> {
     let idp = IdentityProvider::start().await?;
-    let config = api::WebConfig {
+    let config = app::Settings {
         registration_open,
         ..Default::default()
     };

@@ -22,7 +22,7 @@ pub struct TestApp {
     pub db: TestDb,
     /// An HTTP client.
     pub client: Client,
-    state: api::AppState,
+    state: app::App,
     /// Email the app sent.
     pub outbox: std::sync::Arc<crate::MemoryOutbox>,
     /// The LLM providers the app checks keys with.
@@ -81,18 +81,18 @@ pub struct TestTenant {
 impl TestApp {
     /// Starts the app on a fresh database of the given backend.
     pub async fn spawn(db: Db) -> anyhow::Result<Self> {
-        Self::spawn_with(TestDb::create(db).await?, api::WebConfig::default()).await
+        Self::spawn_with(TestDb::create(db).await?, app::Settings::default()).await
     }
 
     /// Starts the app on a given database and HTTP settings.
-    pub async fn spawn_with(db: TestDb, config: api::WebConfig) -> anyhow::Result<Self> {
+    pub async fn spawn_with(db: TestDb, config: app::Settings) -> anyhow::Result<Self> {
         Self::spawn_full(db, config, vec![]).await
     }
 
     /// Starts the app with single sign-on providers too.
     pub async fn spawn_full(
         db: TestDb,
-        config: api::WebConfig,
+        config: app::Settings,
         sso: Vec<auth::sso::ProviderConfig>,
     ) -> anyhow::Result<Self> {
         Self::spawn_all(db, config, sso, None).await
@@ -106,7 +106,7 @@ impl TestApp {
         let db = TestDb::create(db).await?;
         Self::spawn_all(
             db,
-            api::WebConfig::default(),
+            app::Settings::default(),
             vec![],
             Some(secrets::Backend::Vault(vault)),
         )
@@ -115,13 +115,13 @@ impl TestApp {
 
     /// Starts the app with these workflows and runner settings.
     pub async fn spawn_with_workflows(db: TestDb, setup: WorkflowSetup) -> anyhow::Result<Self> {
-        Self::launch(db, api::WebConfig::default(), vec![], None, setup).await
+        Self::launch(db, app::Settings::default(), vec![], None, setup).await
     }
 
     /// Starts the app; secrets in the local sealed store unless `secrets` says otherwise.
     pub async fn spawn_all(
         db: TestDb,
-        config: api::WebConfig,
+        config: app::Settings,
         sso: Vec<auth::sso::ProviderConfig>,
         secrets: Option<secrets::Backend>,
     ) -> anyhow::Result<Self> {
@@ -130,78 +130,68 @@ impl TestApp {
 
     async fn launch(
         db: TestDb,
-        config: api::WebConfig,
+        config: app::Settings,
         sso: Vec<auth::sso::ProviderConfig>,
         secrets: Option<secrets::Backend>,
         setup: WorkflowSetup,
     ) -> anyhow::Result<Self> {
         let store = db.store().await?;
-        store.listen_for_changes().await;
         let outbox = std::sync::Arc::new(crate::MemoryOutbox::default());
         let llm = crate::llm::ProviderSim::start().await?;
         let keys_dir = tempfile::tempdir()?;
+        let data_dir = tempfile::tempdir()?;
         let backend = secrets.unwrap_or_else(|| {
             secrets::Backend::Local(secrets::local::keyring::KeySource::File(
                 keys_dir.path().join("master.key"),
             ))
         });
-        let secret_store = secrets::open(&backend, &store, std::time::Duration::from_secs(60))?;
-        let data_dir = tempfile::tempdir()?;
-        let metrics = workflows::WorkflowMetrics::default();
-        let registry = std::sync::Arc::new(setup.registry);
-        let env = workflows::ActivityEnv {
-            store: store.clone(),
+        let mut settings = config;
+        if settings.public_url == app::Settings::default().public_url {
+            // Links (email, single sign-on) point at the port the app gets.
+            settings.public_url = "http://127.0.0.1:0".into();
+        }
+        let endpoints = llm.endpoints();
+        let mut config = bizosaas::config::Config {
+            listen: "127.0.0.1:0".into(),
             data_dir: data_dir.path().to_path_buf(),
+            ..Default::default()
         };
-        let (engine, embedded, runner, temporal_worker): (
-            std::sync::Arc<dyn domain::workflows::WorkflowEngine>,
-            _,
-            _,
-            _,
-        ) = match setup.temporal {
-            None => {
-                let e = workflows::embedded::EmbeddedEngine::new(
-                    store.clone(),
-                    registry,
-                    env,
-                    setup.runner,
-                    metrics.clone(),
-                );
-                let runner = e.spawn_runner();
-                (std::sync::Arc::new(e.clone()), Some(e), Some(runner), None)
-            }
-            Some(config) => {
-                let worker = crate::temporal::WorkerThread::spawn(
-                    config.clone(),
-                    registry.clone(),
-                    db.config.clone(),
-                    env.data_dir.clone(),
-                );
-                let e = workflows::temporal::TemporalEngine::new(
-                    config,
-                    store.clone(),
-                    registry,
-                    metrics.clone(),
-                );
-                (std::sync::Arc::new(e), None, None, Some(worker))
-            }
-        };
-        let state = api::AppState::new(
-            store.clone(),
+        config.ai.openai_base_url = endpoints.openai;
+        config.ai.anthropic_base_url = endpoints.anthropic;
+        config.ai.openrouter_base_url = endpoints.openrouter;
+        config.ai.allow_private_endpoints = endpoints.allow_private_endpoints;
+        let registry = std::sync::Arc::new(setup.registry);
+        let temporal_worker = setup.temporal.as_ref().map(|temporal| {
+            crate::temporal::WorkerThread::spawn(
+                temporal.clone(),
+                registry.clone(),
+                db.config.clone(),
+                data_dir.path().to_path_buf(),
+            )
+        });
+        let mut built = bizosaas::App::build_with(
             config,
-            outbox.clone(),
-            secret_store,
-            ai::providers::KeyChecker::new(llm.endpoints()),
-            api::Workflows {
-                engine: engine.clone(),
-                metrics,
+            bizosaas::startup::Parts {
+                store: Some(store.clone()),
+                settings: Some(settings),
+                secrets: Some(backend),
+                email: Some(outbox.clone()),
+                sso: Some(sso),
+                engine: Some(bizosaas::engine::EngineParts {
+                    registry,
+                    runner: setup.runner,
+                    temporal: setup.temporal,
+                }),
             },
-        );
-        let server = api::Server::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", server.local_addr());
-        let app = portal::app_with(state.clone(), auth::sso::Sso::new(sso, &base)?);
+        )
+        .await?;
+        let base = format!("http://{}", built.addr());
+        let state = built.state().clone();
+        let engine = state.workflows.clone();
+        let embedded = built.embedded();
+        let runner = built.take_runner();
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(server.run(app, async move {
+        tokio::spawn(built.run_until_stopped(async move {
             let _ = rx.await;
         }));
         Ok(Self {
@@ -290,7 +280,7 @@ impl TestApp {
     }
 
     /// The state the app serves with (for benchmarks of its parts).
-    pub fn state(&self) -> api::AppState {
+    pub fn state(&self) -> app::App {
         self.state.clone()
     }
 

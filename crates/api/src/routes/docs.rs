@@ -308,5 +308,5 @@ pub async fn reference() -> Result<Html<String>, ApiError> {
     };
     page.render()
         .map(Html)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| ApiError(app::AppError::Internal(e.to_string())))
 }

@@ -1,7 +1,7 @@
 //! Liveness and readiness.
 
 use crate::problem::Problem;
-use crate::state::AppState;
+use app::App;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -32,33 +32,22 @@ pub async fn healthz() -> Json<Health> {
     (status = 200, body = Health),
     (status = 503, description = "Not ready; `detail` names what", body = Problem, content_type = "application/problem+json")
 ))]
-pub async fn readyz(State(state): State<AppState>) -> Response {
-    let not_ready = |detail: String| {
-        let mut p = Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not-ready",
-            "Not ready",
-            detail,
-        );
-        p.retry_after = Some(1);
-        p.into_response()
-    };
-    if let Err(e) = state.store.ping().await {
-        return not_ready(format!(
-            "database ({}) unreachable: {e}",
-            state.store.backend().name()
-        ));
-    }
-    match state.store.migration_status().await {
-        Ok(s) if s.pending.is_empty() => Json(Health {
+pub async fn readyz(State(state): State<App>) -> Response {
+    match app::health::readiness(&state).await {
+        Ok(database) => Json(Health {
             status: "ready",
-            database: Some(state.store.backend().name()),
+            database: Some(database),
         })
         .into_response(),
-        Ok(s) => not_ready(format!(
-            "database migrations not applied: {}",
-            s.pending.join(", ")
-        )),
-        Err(e) => not_ready(format!("could not read migration state: {e}")),
+        Err(detail) => {
+            let mut p = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not-ready",
+                "Not ready",
+                detail,
+            );
+            p.retry_after = Some(1);
+            p.into_response()
+        }
     }
 }

@@ -1,89 +1,17 @@
 //! Invitations: admins invite by email address with a role; the person
-//! follows a one-time link and joins (with a new account, or their existing
-//! one after proving its password).
+//! follows a one-time link and joins.
 
-use super::auth::{open_session, verify_password, SessionView, WRONG};
-use super::parse_id;
 use crate::auth::Auth;
 use crate::extract::{ApiJson, Origin};
-use crate::idempotency::{self, IdempotencyKey};
+use crate::idempotency::{created, IdempotencyKey};
 use crate::problem::{ApiError, Problem};
-use crate::state::AppState;
+use app::identity::SessionView;
+use app::invitations::{self, AcceptInvitation, CreateInvitation, InvitationList, InvitationView};
+use app::App;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
-use chrono::{DateTime, Utc};
-use domain::audit::NewAuditEntry;
-use domain::email::OutgoingEmail;
-use domain::roles::Role;
-use domain::tokens::{self, hash_token, looks_like_session, Scope};
-use domain::validation::{DisplayName, Email};
-use domain::{InvitationId, Principal, UserId};
-use serde::{Deserialize, Serialize};
-use store::invitations::{self, Invitation};
-use store::{audit, memberships, tenants, users, StoreError};
-
-/// An invitation request.
-#[derive(Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateInvitation {
-    /// Who to invite.
-    pub email: String,
-    /// Their role once they join.
-    pub role: Role,
-}
-
-/// An invitation as listed (never its link).
-#[derive(Clone, Serialize, utoipa::ToSchema)]
-pub struct InvitationView {
-    /// Id.
-    pub id: InvitationId,
-    /// Invited address.
-    pub email: String,
-    /// Role on joining.
-    pub role: Role,
-    /// Who invited.
-    pub invited_by: Option<UserId>,
-    /// Sent (UTC).
-    pub created_at: DateTime<Utc>,
-    /// The link stops working then (UTC).
-    pub expires_at: DateTime<Utc>,
-}
-
-impl From<Invitation> for InvitationView {
-    fn from(i: Invitation) -> Self {
-        Self {
-            id: i.id,
-            email: i.email,
-            role: i.role,
-            invited_by: i.invited_by,
-            created_at: i.created_at,
-            expires_at: i.expires_at,
-        }
-    }
-}
-
-/// Open invitations.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct InvitationList {
-    /// Newest first.
-    pub items: Vec<InvitationView>,
-}
-
-/// Accepting an invitation.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AcceptInvitation {
-    /// The token from the invitation link.
-    pub token: String,
-    /// A new password, or the existing account's password.
-    pub password: String,
-    /// Display name for a new account (default: the email's local part).
-    pub name: Option<String>,
-}
-
-const INVALID: &str = "the invitation link is invalid, already used, withdrawn or expired";
 
 /// Invites someone (admin; inviting an owner needs the owner role). The
 /// email is sent before the invitation is stored: if it cannot be sent,
@@ -97,94 +25,24 @@ const INVALID: &str = "the invitation link is invalid, already used, withdrawn o
     (status = 503, description = "The email could not be sent", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn create(
-    State(state): State<AppState>,
-    auth: Auth,
+    State(state): State<App>,
+    Auth(who): Auth,
     Origin(origin): Origin,
     IdempotencyKey(key): IdempotencyKey,
     ApiJson(body): ApiJson<CreateInvitation>,
 ) -> Result<Response, ApiError> {
-    let scope = auth.require(Scope::Admin)?;
-    if body.role == Role::Owner && !auth.is_owner() {
-        return Err(ApiError::Forbidden(
-            "inviting an owner needs the `owner` role".into(),
-        ));
-    }
-    let email = Email::parse(&body.email).map_err(|m| ApiError::field("email", m))?;
-    let mut tx = state.store.write(&scope).await?;
-    let print = idempotency::fingerprint("POST /api/v1/invitations", &body);
-    if let Some(key) = &key {
-        if let Some(res) = idempotency::replay(&mut tx, key, &print).await? {
-            return Ok(res);
-        }
-    }
-    if let Some(existing) = users::credentials(&state.store, &email).await? {
-        if memberships::role_of(&mut tx, existing.user.id)
-            .await?
-            .is_some()
-        {
-            return Err(ApiError::Conflict(format!(
-                "{} is already a member",
-                email.as_str()
-            )));
-        }
-    }
-    let tenant = tenants::current(&mut tx).await?;
-    let token = tokens::generate_session();
-    let expires_at = Utc::now() + state.config.invitation_lifetime;
-    let invitation = invitations::create(&mut tx, &email, body.role, &token, expires_at).await?;
-    audit::record(
-        &mut tx,
-        NewAuditEntry::new(
-            "invitation.create",
-            "invitation",
-            Some(invitation.id.to_string()),
-        )
-        .with_metadata(serde_json::json!({ "email": invitation.email, "role": invitation.role }))
-        .from_origin(origin),
-    )
-    .await?;
-    let link = format!(
-        "{}/invitations/accept?token={}",
-        state.config.public_url.trim_end_matches('/'),
-        token.plaintext
-    );
-    let message = OutgoingEmail {
-        to: email.as_str().to_string(),
-        subject: format!("You are invited to {} on BizOSaaS", tenant.name),
-        body: format!(
-            "You have been invited to join {} on BizOSaaS as {}.\n\nAccept: {link}\n\nThe link works once and until {}.\n",
-            tenant.name,
-            invitation.role,
-            expires_at.format("%Y-%m-%d %H:%M UTC"),
-        ),
-    };
-    state.email.send(message).await.map_err(|e| {
-        ApiError::Unavailable(format!(
-            "the invitation email could not be sent, so nothing was saved: {}",
-            e.0
-        ))
-    })?;
-    let view = InvitationView::from(invitation);
-    if let Some(key) = &key {
-        idempotency::remember(&mut tx, key, &print, StatusCode::CREATED, &view).await?;
-    }
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    Ok(created(
+        invitations::create(&state, &who, origin, key, body).await?,
+    ))
 }
 
 /// Open invitations of the tenant (admin).
 #[utoipa::path(get, path = "/api/v1/invitations", tag = "members", security(("bearer" = [])), responses((status = 200, body = InvitationList)))]
 pub async fn list(
-    State(state): State<AppState>,
-    auth: Auth,
+    State(state): State<App>,
+    Auth(who): Auth,
 ) -> Result<Json<InvitationList>, ApiError> {
-    let scope = auth.require(Scope::Admin)?;
-    let mut tx = state.store.read(&scope).await?;
-    let items = invitations::list_open(&mut tx).await?;
-    tx.commit().await?;
-    Ok(Json(InvitationList {
-        items: items.into_iter().map(Into::into).collect(),
-    }))
+    Ok(Json(invitations::list(&state, &who).await?))
 }
 
 /// Withdraws an open invitation (admin).
@@ -192,27 +50,12 @@ pub async fn list(
     params(("id" = String, Path, description = "Invitation id")),
     responses((status = 204, description = "Withdrawn"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke(
-    State(state): State<AppState>,
-    auth: Auth,
+    State(state): State<App>,
+    Auth(who): Auth,
     Origin(origin): Origin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let scope = auth.require(Scope::Admin)?;
-    let id: InvitationId = parse_id(&id, "id")?;
-    let mut tx = state.store.write(&scope).await?;
-    invitations::revoke(&mut tx, id)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::NotFound("no open invitation with this id".into()),
-            other => other.into(),
-        })?;
-    audit::record(
-        &mut tx,
-        NewAuditEntry::new("invitation.revoke", "invitation", Some(id.to_string()))
-            .from_origin(origin),
-    )
-    .await?;
-    tx.commit().await?;
+    invitations::revoke(&state, &who, origin, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -225,102 +68,10 @@ pub async fn revoke(
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn accept(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Origin(origin): Origin,
     ApiJson(body): ApiJson<AcceptInvitation>,
 ) -> Result<(StatusCode, Json<SessionView>), ApiError> {
-    super::auth::throttle(&state, &origin)?;
-    if !looks_like_session(&body.token) {
-        return Err(ApiError::NotFound(INVALID.into()));
-    }
-    let invitation = invitations::find_by_hash(&state.store, &hash_token(&body.token))
-        .await?
-        .filter(|i| i.is_open(Utc::now()))
-        .ok_or_else(|| ApiError::NotFound(INVALID.into()))?;
-    let email = Email::parse(&invitation.email).map_err(ApiError::Internal)?;
-    let existing = users::credentials(&state.store, &email).await?;
-    let new_hash = match &existing {
-        Some(creds) => {
-            if !verify_password(body.password, creds.password_hash.clone()).await? {
-                return Err(ApiError::Unauthorized(WRONG.into()));
-            }
-            None
-        }
-        None => {
-            auth::password::check_strength(&body.password, email.as_str())
-                .map_err(|e| ApiError::field("password", e.to_string()))?;
-            Some(super::auth::hash_password(body.password).await?)
-        }
-    };
-    let user_id = existing.as_ref().map(|c| c.user.id).unwrap_or_default();
-    let member = Principal::member(invitation.tenant_id, user_id, invitation.role);
-    let mut tx = state.store.write(&member.scope()).await?;
-    let user = match (existing, new_hash) {
-        (Some(creds), _) => creds.user,
-        (None, Some(hash)) => {
-            let local = email.as_str().split('@').next().unwrap_or("").to_string();
-            let name = DisplayName::parse(body.name.as_deref().unwrap_or(&local))
-                .map_err(|m| ApiError::field("name", m))?;
-            users::create(&mut tx, user_id, &email, &name, &hash).await?
-        }
-        (None, None) => {
-            return Err(ApiError::Internal(
-                "no password hash for a new account".into(),
-            ))
-        }
-    };
-    invitations::mark_accepted(&mut tx, invitation.id)
-        .await
-        .map_err(|_| ApiError::NotFound(INVALID.into()))?;
-    memberships::add(&mut tx, user.id, invitation.role)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => {
-                ApiError::Conflict("you are already a member of this tenant".into())
-            }
-            other => other.into(),
-        })?;
-    let slug = tenants::current(&mut tx).await?.slug;
-    let view = open_session(
-        &state,
-        &mut tx,
-        &user,
-        (invitation.tenant_id, &slug),
-        invitation.role,
-        origin,
-        "invitation.accept",
-    )
-    .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(view)))
-}
-
-/// What an open invitation offers, for the page its link opens.
-pub struct OpenInvitation {
-    /// The workspace's name.
-    pub tenant_name: String,
-    /// Who was invited.
-    pub email: String,
-    /// The role they get.
-    pub role: Role,
-}
-
-/// Describes the open invitation behind a link token; any other token is
-/// not found, with no hint why.
-pub async fn describe(state: &AppState, token: &str) -> Result<OpenInvitation, ApiError> {
-    if !looks_like_session(token) {
-        return Err(ApiError::NotFound(INVALID.into()));
-    }
-    let invitation = invitations::find_by_hash(&state.store, &hash_token(token))
-        .await?
-        .filter(|i| i.is_open(Utc::now()))
-        .ok_or_else(|| ApiError::NotFound(INVALID.into()))?;
-    let tenant = tenants::find(&state.store, &invitation.tenant_id.to_string())
-        .await?
-        .ok_or_else(|| ApiError::NotFound(INVALID.into()))?;
-    Ok(OpenInvitation {
-        tenant_name: tenant.name,
-        email: invitation.email,
-        role: invitation.role,
-    })
+    let session = invitations::accept(&state, origin, body).await?;
+    Ok((StatusCode::CREATED, Json(session)))
 }

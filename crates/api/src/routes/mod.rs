@@ -12,12 +12,12 @@ pub mod tokens;
 pub mod vault_keys;
 pub mod workflow_runs;
 
-use crate::state::AppState;
+use app::App;
 use axum::routing::get;
 use axum::Router;
 
 /// The authenticated `/api/v1` routes.
-pub fn api_v1() -> Router<AppState> {
+pub fn api_v1() -> Router<App> {
     Router::new()
         .route("/api/v1/audit-logs", get(audit_logs::list))
         .route("/api/v1/members", get(members::list))
@@ -81,24 +81,4 @@ pub fn api_v1() -> Router<AppState> {
             "/api/v1/workflows/{id}/signal",
             axum::routing::post(workflow_runs::signal),
         )
-}
-
-/// Parses an id from a path segment, naming the parameter when it is not a UUID.
-pub(crate) fn parse_id<T: std::str::FromStr>(raw: &str, name: &str) -> Result<T, crate::ApiError> {
-    raw.parse()
-        .map_err(|_| crate::ApiError::field(name, format!("`{raw}` is not a valid UUID")))
-}
-
-/// Validates `limit` and `cursor` of a list request, naming the bad one.
-pub(crate) fn paging(
-    limit: Option<u32>,
-    cursor: Option<&str>,
-) -> Result<(domain::paging::Limit, Option<domain::paging::Cursor>), crate::ApiError> {
-    use domain::paging::{Cursor, Limit};
-    let limit = Limit::parse(limit).map_err(|m| crate::ApiError::field("limit", m))?;
-    let cursor = cursor
-        .map(Cursor::decode)
-        .transpose()
-        .map_err(|m| crate::ApiError::field("cursor", m))?;
-    Ok((limit, cursor))
 }

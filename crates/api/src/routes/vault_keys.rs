@@ -1,310 +1,14 @@
-//! BYOK: tenants' own LLM provider keys (the plan's §2.3). Keys go to the
-//! secret store at `tenants/{tenant}/api_keys/{service}`; the database keeps
-//! a reference and facts safe to show. Admins only.
-//!
-//! A key and its reference change together or not at all: the secret is
-//! written (or destroyed) first, then the reference in one transaction with
-//! its audit entry; if that transaction fails, the secret is put back as it
-//! was.
+//! Bring your own key: the tenant's LLM provider keys, kept in the secret
+//! store; the database holds only a reference and a masked hint.
 
 use crate::auth::Auth;
 use crate::extract::{ApiJson, ApiQuery, Origin};
 use crate::problem::{ApiError, Problem};
-use crate::state::AppState;
-use ai::providers::{CheckError, Provider, Verdict};
+use app::keys::{self, AddKey, AddKeyQuery, KeyList, KeyView};
+use app::App;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, Utc};
-use domain::audit::RequestOrigin;
-use domain::secrets::{ExposeSecret, Secret, SecretPath, SecretStoreError, SecretString};
-use domain::tokens::Scope;
-use domain::TenantScope;
-use serde::{Deserialize, Serialize};
-use store::api_keys::{self, ApiKeyRef, NewApiKeyRef};
-
-/// A stored key as shown: never the key, only its last four characters.
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-pub struct KeyView {
-    /// `openai`, `anthropic`, `openrouter`, or an OpenAI-compatible service's name.
-    pub service: String,
-    /// The provider this service talks to.
-    pub provider: String,
-    /// The key masked to its last four characters, e.g. `…x9Qa`.
-    pub masked_key: String,
-    /// Base URL of an OpenAI-compatible endpoint.
-    pub base_url: Option<String>,
-    /// Who added it: `user:<id>`, `token:<id>`, or `operator`.
-    pub added_by: String,
-    /// When it was added.
-    pub created_at: DateTime<Utc>,
-    /// When it was last checked with the provider.
-    pub last_tested_at: Option<DateTime<Utc>>,
-    /// Whether that check passed.
-    pub last_test_ok: Option<bool>,
-    /// What the provider said.
-    pub last_test_detail: Option<String>,
-}
-
-impl From<ApiKeyRef> for KeyView {
-    fn from(k: ApiKeyRef) -> Self {
-        Self {
-            provider: Provider::for_service(&k.service).label().to_string(),
-            masked_key: format!("…{}", k.key_hint),
-            service: k.service,
-            base_url: k.base_url,
-            added_by: match k.added_by {
-                domain::Actor::User(u) => format!("user:{u}"),
-                domain::Actor::Token(t) => format!("token:{t}"),
-                domain::Actor::System => "operator".into(),
-            },
-            created_at: k.created_at,
-            last_tested_at: k.last_tested_at,
-            last_test_ok: k.last_test_ok,
-            last_test_detail: k.last_test_detail,
-        }
-    }
-}
-
-/// The tenant's keys.
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-pub struct KeyList {
-    /// Keys by service name.
-    pub items: Vec<KeyView>,
-}
-
-/// A key to store.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddKey {
-    /// The provider's API key. Never shown again.
-    #[schema(value_type = String)]
-    pub api_key: SecretString,
-    /// For an OpenAI-compatible service: its base URL (e.g. `https://llm.example.com/v1`).
-    pub base_url: Option<String>,
-}
-
-/// Options of storing a key.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct AddKeyQuery {
-    /// Check the key with the provider first (default true).
-    pub validate: Option<bool>,
-}
-
-impl From<SecretStoreError> for ApiError {
-    fn from(e: SecretStoreError) -> Self {
-        match e {
-            SecretStoreError::Unavailable(_) => ApiError::Unavailable(
-                "secret store unavailable; nothing was changed, try again shortly".into(),
-            ),
-            SecretStoreError::NotFound(_) => {
-                ApiError::NotFound("the key is no longer in the secret store; add it again".into())
-            }
-            other => ApiError::Internal(other.to_string()),
-        }
-    }
-}
-
-fn check_error(e: CheckError) -> ApiError {
-    match e {
-        CheckError::BadUrl(m) => ApiError::field("base_url", m),
-        CheckError::RateLimited { retry_after, .. } => ApiError::TooManyRequests {
-            detail: e.to_string(),
-            retry_after,
-        },
-        CheckError::Unreachable(m) => ApiError::Unavailable(format!(
-            "{m}; the key was not stored (retry, or add it with ?validate=false)"
-        )),
-    }
-}
-
-fn path_of(scope: &TenantScope, service: &str) -> Result<SecretPath, ApiError> {
-    SecretPath::api_key(scope.tenant(), service).map_err(|m| ApiError::field("service", m))
-}
-
-fn hint(key: &str) -> Result<String, ApiError> {
-    let chars: Vec<char> = key.chars().collect();
-    if key.trim() != key || chars.len() < 8 || chars.len() > 512 {
-        return Err(ApiError::field(
-            "api_key",
-            "must be 8 to 512 characters without surrounding spaces",
-        ));
-    }
-    Ok(chars[chars.len() - 4..].iter().collect())
-}
-
-/// Stores (or replaces) a key after checking it with its provider.
-pub async fn add_key(
-    state: &AppState,
-    scope: &TenantScope,
-    service: &str,
-    body: AddKey,
-    validate: bool,
-    origin: RequestOrigin,
-) -> Result<ApiKeyRef, ApiError> {
-    let path = path_of(scope, service)?;
-    let provider = Provider::for_service(service);
-    let key_hint = hint(body.api_key.expose_secret())?;
-    let base_url = match (provider, body.base_url.as_deref()) {
-        (Provider::Compatible, None) => {
-            return Err(ApiError::field(
-                "base_url",
-                format!("`{service}` is not openai, anthropic or openrouter, so it is taken as an OpenAI-compatible endpoint and needs its base URL"),
-            ))
-        }
-        (Provider::Compatible, Some(url)) => Some(state.providers.base_url(url).map_err(check_error)?),
-        (_, Some(_)) => {
-            return Err(ApiError::field(
-                "base_url",
-                format!("only OpenAI-compatible services take a base URL, not {}", provider.label()),
-            ))
-        }
-        (_, None) => None,
-    };
-    let tested = if validate {
-        match state
-            .providers
-            .check(provider, base_url.as_deref(), &body.api_key)
-            .await
-            .map_err(check_error)?
-        {
-            Verdict::Valid(detail) => Some((true, detail)),
-            Verdict::Rejected(reason) => return Err(ApiError::field("api_key", reason)),
-        }
-    } else {
-        None
-    };
-
-    let previous = previous_secret(state, &path).await?;
-    state
-        .secrets
-        .put(&path, &Secret::single("api_key", body.api_key))
-        .await?;
-    let saved = async {
-        let mut tx = state.store.write(scope).await?;
-        let key = api_keys::upsert(
-            &mut tx,
-            NewApiKeyRef {
-                service: service.to_string(),
-                vault_path: path.as_str().to_string(),
-                base_url,
-                key_hint,
-                tested,
-                origin,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok::<_, store::StoreError>(key)
-    }
-    .await;
-    match saved {
-        Ok(key) => Ok(key),
-        Err(e) => {
-            restore(state, &path, previous).await;
-            Err(e.into())
-        }
-    }
-}
-
-/// What is stored at a path now, to put back if the reference cannot follow.
-async fn previous_secret(state: &AppState, path: &SecretPath) -> Result<Option<Secret>, ApiError> {
-    match state.secrets.get(path).await {
-        Ok(s) => Ok(Some(s)),
-        Err(SecretStoreError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn restore(state: &AppState, path: &SecretPath, previous: Option<Secret>) {
-    let undone = match &previous {
-        Some(s) => state.secrets.put(path, s).await,
-        None => state.secrets.delete(path).await,
-    };
-    if let Err(e) = undone {
-        tracing::error!(%path, error = %e, "could not undo a secret change after its reference failed to save");
-    }
-}
-
-/// Re-checks a stored key with its provider and records the result.
-pub async fn test_key(
-    state: &AppState,
-    scope: &TenantScope,
-    service: &str,
-    origin: RequestOrigin,
-) -> Result<ApiKeyRef, ApiError> {
-    let key = find(state, scope, service).await?;
-    let path = SecretPath::parse(scope.tenant(), &key.vault_path).map_err(ApiError::Internal)?;
-    let secret = state.secrets.get(&path).await?;
-    let api_key = secret
-        .get("api_key")
-        .ok_or_else(|| ApiError::Internal(format!("no api_key field at {path}")))?;
-    let (ok, detail) = match state
-        .providers
-        .check(
-            Provider::for_service(service),
-            key.base_url.as_deref(),
-            api_key,
-        )
-        .await
-    {
-        Ok(Verdict::Valid(d)) => (true, d),
-        Ok(Verdict::Rejected(d)) => (false, d),
-        Err(CheckError::BadUrl(d)) | Err(CheckError::Unreachable(d)) => (false, d),
-        Err(e @ CheckError::RateLimited { .. }) => (false, e.to_string()),
-    };
-    let mut tx = state.store.write(scope).await?;
-    let updated = api_keys::record_test(&mut tx, service, ok, &detail, origin)
-        .await?
-        .ok_or_else(|| not_found(service))?;
-    tx.commit().await?;
-    Ok(updated)
-}
-
-/// Revokes a key: destroyed in the secret store, reference removed, audited.
-pub async fn revoke_key(
-    state: &AppState,
-    scope: &TenantScope,
-    service: &str,
-    origin: RequestOrigin,
-) -> Result<(), ApiError> {
-    let key = find(state, scope, service).await?;
-    let path = SecretPath::parse(scope.tenant(), &key.vault_path).map_err(ApiError::Internal)?;
-    let previous = previous_secret(state, &path).await?;
-    state.secrets.delete(&path).await?;
-    let removed = async {
-        let mut tx = state.store.write(scope).await?;
-        api_keys::delete(&mut tx, service, origin).await?;
-        tx.commit().await
-    }
-    .await;
-    if let Err(e) = removed {
-        restore(state, &path, previous).await;
-        return Err(e.into());
-    }
-    Ok(())
-}
-
-/// The tenant's keys.
-pub async fn list_keys(state: &AppState, scope: &TenantScope) -> Result<Vec<ApiKeyRef>, ApiError> {
-    let mut tx = state.store.read(scope).await?;
-    let keys = api_keys::list(&mut tx).await?;
-    tx.commit().await?;
-    Ok(keys)
-}
-
-async fn find(state: &AppState, scope: &TenantScope, service: &str) -> Result<ApiKeyRef, ApiError> {
-    path_of(scope, service)?;
-    let mut tx = state.store.read(scope).await?;
-    let key = api_keys::find(&mut tx, service).await?;
-    tx.commit().await?;
-    key.ok_or_else(|| not_found(service))
-}
-
-fn not_found(service: &str) -> ApiError {
-    ApiError::NotFound(format!("no key is stored for `{service}`"))
-}
 
 /// Stores a key for a provider, checked with the provider first unless
 /// `?validate=false`. Storing again replaces the key.
@@ -319,24 +23,16 @@ fn not_found(service: &str) -> ApiError {
         (status = 503, body = Problem, content_type = "application/problem+json", description = "Secret store or provider unavailable; nothing stored"),
     ))]
 pub async fn add(
-    State(state): State<AppState>,
-    auth: Auth,
+    State(state): State<App>,
+    Auth(who): Auth,
     Origin(origin): Origin,
     Path(service): Path<String>,
     ApiQuery(q): ApiQuery<AddKeyQuery>,
     ApiJson(body): ApiJson<AddKey>,
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
-    let scope = auth.require(Scope::Admin)?;
-    let key = add_key(
-        &state,
-        &scope,
-        &service,
-        body,
-        q.validate.unwrap_or(true),
-        origin,
-    )
-    .await?;
-    Ok((StatusCode::CREATED, Json(key.into())))
+    let validate = q.validate.unwrap_or(true);
+    let key = keys::add(&state, &who, origin, &service, validate, body).await?;
+    Ok((StatusCode::CREATED, Json(key)))
 }
 
 /// Lists the tenant's keys, masked.
@@ -345,13 +41,8 @@ pub async fn add(
         (status = 200, body = KeyList),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Json<KeyList>, ApiError> {
-    let scope = auth.require(Scope::Admin)?;
-    let items = list_keys(&state, &scope)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect();
+pub async fn list(State(state): State<App>, Auth(who): Auth) -> Result<Json<KeyList>, ApiError> {
+    let items = keys::list(&state, &who).await?;
     Ok(Json(KeyList { items }))
 }
 
@@ -365,15 +56,12 @@ pub async fn list(State(state): State<AppState>, auth: Auth) -> Result<Json<KeyL
         (status = 503, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn test(
-    State(state): State<AppState>,
-    auth: Auth,
+    State(state): State<App>,
+    Auth(who): Auth,
     Origin(origin): Origin,
     Path(service): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
-    let scope = auth.require(Scope::Admin)?;
-    Ok(Json(
-        test_key(&state, &scope, &service, origin).await?.into(),
-    ))
+    Ok(Json(keys::test(&state, &who, origin, &service).await?))
 }
 
 /// Revokes a key: destroyed in the secret store and forgotten.
@@ -386,12 +74,11 @@ pub async fn test(
         (status = 503, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke(
-    State(state): State<AppState>,
-    auth: Auth,
+    State(state): State<App>,
+    Auth(who): Auth,
     Origin(origin): Origin,
     Path(service): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let scope = auth.require(Scope::Admin)?;
-    revoke_key(&state, &scope, &service, origin).await?;
+    keys::revoke(&state, &who, origin, &service).await?;
     Ok(StatusCode::NO_CONTENT)
 }

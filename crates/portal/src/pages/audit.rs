@@ -3,13 +3,13 @@
 
 use crate::render::{inline_problem, page, Chrome, PageError};
 use crate::session::{encode, Csrf, SignedIn};
-use api::extract::ApiQuery;
-use api::routes::audit_logs::{self, AuditPage, AuditQuery, ExportFormat};
-use api::{AppState, Auth};
+use app::audit::{self, AuditQuery, ExportFormat};
+use app::App;
 use askama::Template;
 use axum::extract::{Query, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use domain::validation::FieldError;
 use serde::Deserialize;
 
@@ -71,12 +71,11 @@ struct AuditLogPage {
 
 /// `GET /settings/audit-log`.
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
     Query(f): Query<Filter>,
 ) -> Result<Response, PageError> {
-    let auth = Auth(user.principal.clone());
     let mut p = AuditLogPage {
         chrome: Chrome::new("Audit log", &csrf.0, Some(user.profile.clone()), "audit"),
         tab: "audit",
@@ -88,14 +87,9 @@ pub async fn list(
         next_href: None,
         export_query: f.query_string(),
     };
-    let res = audit_logs::list(State(state), auth, ApiQuery(f.api_query(None))).await;
-    let status = match res {
-        Ok(res) => {
-            let bytes = axum::body::to_bytes(res.into_body(), 8 * 1024 * 1024)
-                .await
-                .map_err(|e| PageError::Internal(e.to_string()))?;
-            let page_of: AuditPage =
-                serde_json::from_slice(&bytes).map_err(|e| PageError::Internal(e.to_string()))?;
+    let res = audit::page(&state, &user.principal, f.api_query(None)).await;
+    let status = match res.and_then(|json| json.decode()) {
+        Ok(page_of) => {
             p.entries = page_of
                 .items
                 .into_iter()
@@ -135,12 +129,21 @@ pub async fn list(
 
 /// `GET /settings/audit-log/export`: the API's CSV export of the filter.
 pub async fn export(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     Query(f): Query<Filter>,
 ) -> Result<Response, PageError> {
     let mut q = f.api_query(Some(ExportFormat::Csv));
     q.cursor = None;
     q.limit = None;
-    Ok(audit_logs::list(State(state), Auth(user.principal), ApiQuery(q)).await?)
+    let export = audit::export(&state, &user.principal, q, ExportFormat::Csv).await?;
+    let disposition = format!("attachment; filename=\"{}\"", export.file_name);
+    Ok((
+        [
+            (CONTENT_TYPE, export.media_type.to_string()),
+            (CONTENT_DISPOSITION, disposition),
+        ],
+        export.body,
+    )
+        .into_response())
 }

@@ -1,21 +1,21 @@
 //! Sign-in, registration, sign-out, tenant switching and invitation
 //! acceptance: forms over the API's identity handlers.
 
+use crate::origin::Origin;
 use crate::render::{inline_problem, page, Chrome, PageError};
 use crate::session::{
     encode, forget_session, safe_next, session_cookie, CheckedForm, Csrf, NoFields, SignedIn,
 };
 use crate::sso::ProviderLink;
-use api::extract::{ApiJson, Origin};
-use api::routes::auth::{self as identity, ConfirmRegistration, Login, Register, SwitchTenant};
-use api::routes::invitations::{self, AcceptInvitation};
-use api::{AppState, Auth};
+use app::identity::{self, ConfirmRegistration, Login, Register, SwitchTenant};
+use app::invitations::{self, AcceptInvitation};
+use app::App;
 use askama::Template;
 use auth::sso::Sso;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Json};
+use axum::Extension;
 use axum_extra::extract::cookie::CookieJar;
 use domain::validation::FieldError;
 use serde::Deserialize;
@@ -52,7 +52,7 @@ pub struct LoginForm {
 }
 
 fn login_page(
-    state: &AppState,
+    state: &App,
     sso: &Sso,
     csrf: &Csrf,
     next: &str,
@@ -75,7 +75,7 @@ fn login_page(
 
 /// `GET /login`.
 pub async fn login_form(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Extension(sso): Extension<Sso>,
     csrf: Csrf,
     Query(q): Query<NextQuery>,
@@ -90,10 +90,10 @@ pub async fn login_form(
 
 /// `POST /login`: signs in and sets the session cookie.
 pub async fn login_submit(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Extension(sso): Extension<Sso>,
     csrf: Csrf,
-    origin: Origin,
+    Origin(origin): Origin,
     jar: CookieJar,
     CheckedForm(f): CheckedForm<LoginForm>,
 ) -> Result<Response, PageError> {
@@ -102,8 +102,8 @@ pub async fn login_submit(
         password: f.password,
         tenant: None,
     };
-    match identity::login(State(state.clone()), origin, ApiJson(body)).await {
-        Ok(Json(view)) => {
+    match identity::login(&state, origin, body).await {
+        Ok(view) => {
             let jar = jar.add(session_cookie(&state, view.session));
             Ok((jar, Redirect::to(safe_next(&f.next))).into_response())
         }
@@ -145,7 +145,7 @@ pub struct RegisterForm {
 }
 
 /// `GET /register`.
-pub async fn register_form(State(state): State<AppState>, csrf: Csrf) -> Response {
+pub async fn register_form(State(state): State<App>, csrf: Csrf) -> Response {
     page(
         StatusCode::OK,
         &RegisterPage {
@@ -162,9 +162,9 @@ pub async fn register_form(State(state): State<AppState>, csrf: Csrf) -> Respons
 
 /// `POST /register`: emails the link that creates the account.
 pub async fn register_submit(
-    State(state): State<AppState>,
+    State(state): State<App>,
     csrf: Csrf,
-    origin: Origin,
+    Origin(origin): Origin,
     CheckedForm(f): CheckedForm<RegisterForm>,
 ) -> Result<Response, PageError> {
     let body = Register {
@@ -173,8 +173,8 @@ pub async fn register_submit(
         tenant_name: f.tenant_name.clone(),
         name: (!f.name.trim().is_empty()).then(|| f.name.clone()),
     };
-    match identity::register(State(state.clone()), origin, ApiJson(body)).await {
-        Ok((_, Json(sent))) => Ok(page(
+    match identity::register(&state, origin, body).await {
+        Ok(sent) => Ok(page(
             StatusCode::ACCEPTED,
             &RegisterSent {
                 chrome: Chrome::new("Check your email", &csrf.0, None, ""),
@@ -237,17 +237,17 @@ pub struct ConfirmForm {
 
 /// `POST /register/confirm`: creates the account and signs in.
 pub async fn confirm_submit(
-    State(state): State<AppState>,
+    State(state): State<App>,
     csrf: Csrf,
-    origin: Origin,
+    Origin(origin): Origin,
     jar: CookieJar,
     CheckedForm(f): CheckedForm<ConfirmForm>,
 ) -> Result<Response, PageError> {
     let body = ConfirmRegistration {
         token: f.token.clone(),
     };
-    match identity::confirm_registration(State(state.clone()), origin, ApiJson(body)).await {
-        Ok((_, Json(view))) => {
+    match identity::confirm_registration(&state, origin, body).await {
+        Ok(view) => {
             let jar = jar.add(session_cookie(&state, view.session));
             Ok((jar, Redirect::to("/dashboard")).into_response())
         }
@@ -265,41 +265,27 @@ pub async fn confirm_submit(
     }
 }
 
-fn bearer(session: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {session}")) {
-        headers.insert(axum::http::header::AUTHORIZATION, v);
-    }
-    headers
-}
-
 /// `POST /logout`: ends this session and forgets the cookie.
 pub async fn logout(
-    State(state): State<AppState>,
-    origin: Origin,
+    State(state): State<App>,
+    Origin(origin): Origin,
     jar: CookieJar,
     user: SignedIn,
     CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    identity::logout(
-        State(state),
-        Auth(user.principal),
-        origin,
-        bearer(&user.session),
-    )
-    .await?;
+    identity::logout(&state, &user.principal, origin, &user.session).await?;
     Ok((forget_session(jar), Redirect::to("/login")).into_response())
 }
 
 /// `POST /logout-all`: ends every session of the user in this workspace.
 pub async fn logout_all(
-    State(state): State<AppState>,
-    origin: Origin,
+    State(state): State<App>,
+    Origin(origin): Origin,
     jar: CookieJar,
     user: SignedIn,
     CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    identity::logout_all(State(state), Auth(user.principal), origin).await?;
+    identity::logout_all(&state, &user.principal, origin).await?;
     Ok((forget_session(jar), Redirect::to("/login")).into_response())
 }
 
@@ -312,21 +298,14 @@ pub struct SwitchForm {
 
 /// `POST /switch`: a new session in another of the user's workspaces.
 pub async fn switch(
-    State(state): State<AppState>,
-    origin: Origin,
+    State(state): State<App>,
+    Origin(origin): Origin,
     jar: CookieJar,
     user: SignedIn,
     CheckedForm(f): CheckedForm<SwitchForm>,
 ) -> Result<Response, PageError> {
     let body = SwitchTenant { tenant: f.tenant };
-    let Json(view) = identity::switch(
-        State(state.clone()),
-        Auth(user.principal),
-        origin,
-        bearer(&user.session),
-        ApiJson(body),
-    )
-    .await?;
+    let view = identity::switch(&state, &user.principal, origin, &user.session, body).await?;
     let jar = jar.add(session_cookie(&state, view.session));
     Ok((jar, Redirect::to("/dashboard")).into_response())
 }
@@ -363,7 +342,7 @@ pub struct AcceptForm {
 }
 
 async fn accept_page(
-    state: &AppState,
+    state: &App,
     csrf: &Csrf,
     token: &str,
     message: Option<String>,
@@ -385,7 +364,7 @@ async fn accept_page(
 
 /// `GET /invitations/accept?token=…`: the link from the invitation email.
 pub async fn accept_form(
-    State(state): State<AppState>,
+    State(state): State<App>,
     csrf: Csrf,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
@@ -395,9 +374,9 @@ pub async fn accept_form(
 
 /// `POST /invitations/accept`: joins the workspace and signs in.
 pub async fn accept_submit(
-    State(state): State<AppState>,
+    State(state): State<App>,
     csrf: Csrf,
-    origin: Origin,
+    Origin(origin): Origin,
     jar: CookieJar,
     CheckedForm(f): CheckedForm<AcceptForm>,
 ) -> Result<Response, PageError> {
@@ -406,8 +385,8 @@ pub async fn accept_submit(
         password: f.password,
         name: (!f.name.trim().is_empty()).then(|| f.name.clone()),
     };
-    match invitations::accept(State(state.clone()), origin, ApiJson(body)).await {
-        Ok((_, Json(view))) => {
+    match invitations::accept(&state, origin, body).await {
+        Ok(view) => {
             let jar = jar.add(session_cookie(&state, view.session));
             Ok((jar, Redirect::to("/dashboard")).into_response())
         }

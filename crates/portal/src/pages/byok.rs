@@ -3,16 +3,15 @@
 //! confirmation. A key is never shown again once saved, not even on a
 //! failed form.
 
+use crate::origin::Origin;
 use crate::render::{inline_problem, page, Chrome, PageError};
 use crate::session::{CheckedForm, Csrf, NoFields, SignedIn};
-use api::extract::Origin;
-use api::routes::vault_keys::{self, AddKey, KeyView};
-use api::AppState;
+use app::keys::{self, AddKey, KeyView};
+use app::App;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use domain::tokens::Scope;
 use domain::validation::FieldError;
 use serde::Deserialize;
 
@@ -52,12 +51,10 @@ struct ByokPage {
     base_url: String,
 }
 
-async fn byok_page(state: &AppState, user: &SignedIn, csrf: &Csrf) -> Result<ByokPage, PageError> {
-    let scope = api::Auth(user.principal.clone()).require(Scope::Admin)?;
-    let mut stored: Vec<KeyView> = vault_keys::list_keys(state, &scope)
+async fn byok_page(state: &App, user: &SignedIn, csrf: &Csrf) -> Result<ByokPage, PageError> {
+    let mut stored: Vec<KeyView> = keys::list(state, &user.principal)
         .await?
         .into_iter()
-        .map(Into::into)
         .collect();
     let mut rows: Vec<Row> = KNOWN
         .iter()
@@ -96,7 +93,7 @@ async fn byok_page(state: &AppState, user: &SignedIn, csrf: &Csrf) -> Result<Byo
 
 /// `GET /ai-agents/byok`.
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
 ) -> Result<Response, PageError> {
@@ -121,13 +118,12 @@ pub struct AddForm {
 
 /// `POST /ai-agents/byok`: stores a key, checked with its provider unless unticked.
 pub async fn add(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
     Origin(origin): Origin,
     CheckedForm(f): CheckedForm<AddForm>,
 ) -> Result<Response, PageError> {
-    let scope = api::Auth(user.principal.clone()).require(Scope::Admin)?;
     let compatible = f.provider == "compatible";
     let service = if compatible {
         f.name.trim().to_string()
@@ -138,12 +134,11 @@ pub async fn add(
         api_key: f.api_key.into(),
         base_url: compatible.then(|| f.base_url.trim().to_string()),
     };
-    let saved =
-        vault_keys::add_key(&state, &scope, &service, body, f.validate.is_some(), origin).await;
+    let validate = f.validate.is_some();
+    let saved = keys::add(&state, &user.principal, origin, &service, validate, body).await;
     let mut p = byok_page(&state, &user, &csrf).await?;
     match saved {
-        Ok(key) => {
-            let view = KeyView::from(key);
+        Ok(view) => {
             p.notice = Some(format!(
                 "The {} key ending in {} is saved in the secret store. It will not be shown again.",
                 view.provider,
@@ -176,17 +171,14 @@ pub async fn add(
 
 /// `POST /ai-agents/byok/{service}/test`.
 pub async fn test(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
     Origin(origin): Origin,
     Path(service): Path<String>,
     CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let scope = api::Auth(user.principal.clone()).require(Scope::Admin)?;
-    let key: KeyView = vault_keys::test_key(&state, &scope, &service, origin)
-        .await?
-        .into();
+    let key = keys::test(&state, &user.principal, origin, &service).await?;
     let mut p = byok_page(&state, &user, &csrf).await?;
     let outcome = key.last_test_detail.unwrap_or_default();
     if key.last_test_ok == Some(true) {
@@ -199,15 +191,14 @@ pub async fn test(
 
 /// `POST /ai-agents/byok/{service}/revoke`.
 pub async fn revoke(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
     Origin(origin): Origin,
     Path(service): Path<String>,
     CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let scope = api::Auth(user.principal.clone()).require(Scope::Admin)?;
-    vault_keys::revoke_key(&state, &scope, &service, origin).await?;
+    keys::revoke(&state, &user.principal, origin, &service).await?;
     let mut p = byok_page(&state, &user, &csrf).await?;
     p.notice = Some(format!(
         "The {service} key was revoked and destroyed in the secret store."

@@ -4,12 +4,12 @@ use crate::chart::DailyBars;
 use crate::nav;
 use crate::render::{page, Chrome, PageError};
 use crate::session::{Csrf, SignedIn};
-use api::AppState;
+use app::dashboard::{self, Figure};
+use app::App;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use store::stats;
 
 /// One metric card.
 pub struct Card {
@@ -40,23 +40,15 @@ struct Cards {
     updated: String,
 }
 
-fn store_err(e: store::StoreError) -> PageError {
-    api::ApiError::from(e).into()
-}
-
-/// The cards of the registry ([`stats::METRICS`]), from live data.
-async fn cards(tx: &mut store::TenantTx) -> Result<Vec<Card>, PageError> {
-    let mut cards = Vec::with_capacity(stats::METRICS.len());
-    for m in stats::METRICS {
-        let n = stats::count(tx, m).await.map_err(store_err)?;
-        cards.push(Card {
-            key: m.key,
-            label: m.label,
-            value: n.to_string(),
-            hint: m.hint,
-        });
+impl From<Figure> for Card {
+    fn from(f: Figure) -> Self {
+        Self {
+            key: f.key,
+            label: f.label,
+            value: f.value.to_string(),
+            hint: f.hint,
+        }
     }
-    Ok(cards)
 }
 
 fn now_label() -> String {
@@ -65,49 +57,33 @@ fn now_label() -> String {
 
 /// `GET /dashboard`.
 pub async fn dashboard(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
 ) -> Result<Response, PageError> {
-    // The cards and the chart read one snapshot.
-    let mut tx = state
-        .store
-        .read(&user.principal.scope())
-        .await
-        .map_err(store_err)?;
-    let cards = cards(&mut tx).await?;
-    let days = stats::audit_events_per_day(&mut tx, 30)
-        .await
-        .map_err(store_err)?;
-    tx.commit().await.map_err(store_err)?;
+    let overview = dashboard::overview(&state, &user.principal).await?;
     Ok(page(
         StatusCode::OK,
         &Dashboard {
             chrome: Chrome::new("Dashboard", &csrf.0, Some(user.profile), "dashboard"),
-            cards,
+            cards: overview.figures.into_iter().map(Card::from).collect(),
             updated: now_label(),
             title: "Audit events per day",
-            chart: DailyBars::new(&days),
+            chart: DailyBars::new(&overview.audit_per_day),
         },
     ))
 }
 
 /// `GET /dashboard/cards`: the cards alone, for the refresh button.
 pub async fn cards_fragment(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
 ) -> Result<Response, PageError> {
-    let mut tx = state
-        .store
-        .read(&user.principal.scope())
-        .await
-        .map_err(store_err)?;
-    let cards = cards(&mut tx).await?;
-    tx.commit().await.map_err(store_err)?;
+    let figures = dashboard::figures_now(&state, &user.principal).await?;
     let mut res = page(
         StatusCode::OK,
         &Cards {
-            cards,
+            cards: figures.into_iter().map(Card::from).collect(),
             updated: now_label(),
         },
     );

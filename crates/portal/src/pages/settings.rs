@@ -1,21 +1,20 @@
 //! Settings: profile and password, members and invitations, API tokens.
 
+use crate::origin::Origin;
 use crate::render::{inline_problem, page, Chrome, PageError};
 use crate::session::{forget_session, CheckedForm, Csrf, NoFields, SignedIn};
 use crate::table::{self, Column, SortQuery};
-use api::extract::{ApiJson, ApiQuery, Origin};
-use api::idempotency::IdempotencyKey;
-use api::routes::auth::{self as identity, ChangePassword};
-use api::routes::invitations::{self, CreateInvitation, InvitationView};
-use api::routes::me::{self, UpdateProfile};
-use api::routes::members::{self, MemberView, UpdateMember};
-use api::routes::tokens::{self, CreateToken, PageParams, TokenView};
-use api::{AppState, Auth};
+use app::identity::{self, ChangePassword};
+use app::input::PageParams;
+use app::invitations::{self, CreateInvitation, InvitationView};
+use app::members::{self, MemberView, UpdateMember};
+use app::profile::{self, UpdateProfile};
+use app::tokens::{self, CreateToken, TokenView};
+use app::{App, AppError};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use axum_extra::extract::cookie::CookieJar;
 use domain::roles::Role;
 use domain::tokens::{Scope, TokenKind};
@@ -68,10 +67,10 @@ pub struct ProfileForm {
 
 /// `POST /settings/profile`.
 pub async fn profile_submit(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
-    origin: Origin,
+    Origin(origin): Origin,
     CheckedForm(f): CheckedForm<ProfileForm>,
 ) -> Result<Response, PageError> {
     let body = UpdateProfile {
@@ -80,15 +79,8 @@ pub async fn profile_submit(
         current_password: Some(f.current_password),
     };
     let mut p = profile_page(&user, &csrf);
-    match me::update(
-        State(state),
-        Auth(user.principal.clone()),
-        origin,
-        ApiJson(body),
-    )
-    .await
-    {
-        Ok(Json(profile)) => {
+    match profile::update(&state, &user.principal, origin, body).await {
+        Ok(profile) => {
             p.name = profile.name.clone();
             p.email = profile.email.clone();
             p.chrome.user = Some(profile);
@@ -117,10 +109,10 @@ pub struct PasswordForm {
 
 /// `POST /settings/password`: changes it and signs out everywhere.
 pub async fn password_submit(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
-    origin: Origin,
+    Origin(origin): Origin,
     jar: CookieJar,
     CheckedForm(f): CheckedForm<PasswordForm>,
 ) -> Result<Response, PageError> {
@@ -128,14 +120,7 @@ pub async fn password_submit(
         current_password: f.current_password,
         new_password: f.new_password,
     };
-    match identity::change_password(
-        State(state),
-        Auth(user.principal.clone()),
-        origin,
-        ApiJson(body),
-    )
-    .await
-    {
+    match identity::change_password(&state, &user.principal, origin, body).await {
         Ok(_) => Ok((
             forget_session(jar),
             Redirect::to("/login?error=Your+password+was+changed.+Sign+in+with+the+new+one."),
@@ -177,20 +162,15 @@ fn role_options(current: &str) -> Vec<(&'static str, bool)> {
     ROLES.iter().map(|r| (*r, *r == current)).collect()
 }
 
-async fn members_page(
-    state: &AppState,
-    user: &SignedIn,
-    csrf: &Csrf,
-) -> Result<MembersPage, PageError> {
-    let auth = Auth(user.principal.clone());
+async fn members_page(state: &App, user: &SignedIn, csrf: &Csrf) -> Result<MembersPage, PageError> {
     let params = PageParams {
         limit: Some(200),
         cursor: None,
     };
-    let Json(list) = members::list(State(state.clone()), auth.clone(), ApiQuery(params)).await?;
+    let list = members::list(state, &user.principal, params).await?;
     let can_manage = user.principal.has_scope(Scope::Admin);
     let invitations = if can_manage {
-        invitations::list(State(state.clone()), auth).await?.0.items
+        invitations::list(state, &user.principal).await?.items
     } else {
         vec![]
     };
@@ -218,7 +198,7 @@ async fn members_page(
 
 /// `GET /settings/members`.
 pub async fn members_list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
     axum::extract::Query(sort): axum::extract::Query<SortQuery>,
@@ -264,10 +244,10 @@ pub struct RoleForm {
 
 /// Renders the members page after an action, with its outcome.
 async fn after_members_action(
-    state: &AppState,
+    state: &App,
     user: &SignedIn,
     csrf: &Csrf,
-    outcome: Result<String, api::ApiError>,
+    outcome: Result<String, AppError>,
 ) -> Result<Response, PageError> {
     let p = members_page(state, user, csrf).await?;
     members_outcome(p, outcome)
@@ -275,7 +255,7 @@ async fn after_members_action(
 
 fn members_outcome(
     mut p: MembersPage,
-    outcome: Result<String, api::ApiError>,
+    outcome: Result<String, AppError>,
 ) -> Result<Response, PageError> {
     let status = match outcome {
         Ok(notice) => {
@@ -294,42 +274,32 @@ fn members_outcome(
 
 /// `POST /settings/members/{user_id}/role`.
 pub async fn member_role(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
-    origin: Origin,
+    Origin(origin): Origin,
     Path(id): Path<String>,
     CheckedForm(f): CheckedForm<RoleForm>,
 ) -> Result<Response, PageError> {
-    let out = members::update(
-        State(state.clone()),
-        Auth(user.principal.clone()),
-        origin,
-        Path(id),
-        ApiJson(UpdateMember { role: f.role }),
-    )
-    .await
-    .map(|Json(m)| format!("{} is now {}.", m.email, m.role));
+    let change = UpdateMember { role: f.role };
+    let out = members::update(&state, &user.principal, origin, &id, change)
+        .await
+        .map(|m| format!("{} is now {}.", m.email, m.role));
     after_members_action(&state, &user, &csrf, out).await
 }
 
 /// `POST /settings/members/{user_id}/remove`.
 pub async fn member_remove(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
-    origin: Origin,
+    Origin(origin): Origin,
     Path(id): Path<String>,
     CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let out = members::remove(
-        State(state.clone()),
-        Auth(user.principal.clone()),
-        origin,
-        Path(id),
-    )
-    .await
-    .map(|_| "The member was removed.".to_string());
+    let out = members::remove(&state, &user.principal, origin, &id)
+        .await
+        .map(|_| "The member was removed.".to_string());
     after_members_action(&state, &user, &csrf, out).await
 }
 
@@ -343,25 +313,19 @@ pub struct InviteForm {
 
 /// `POST /settings/members/invite`.
 pub async fn invite(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
-    origin: Origin,
+    Origin(origin): Origin,
     CheckedForm(f): CheckedForm<InviteForm>,
 ) -> Result<Response, PageError> {
     let body = CreateInvitation {
         email: f.email.clone(),
         role: f.role,
     };
-    let out = invitations::create(
-        State(state.clone()),
-        Auth(user.principal.clone()),
-        origin,
-        IdempotencyKey(None),
-        ApiJson(body),
-    )
-    .await
-    .map(|_| format!("An invitation was sent to {}.", f.email));
+    let out = invitations::create(&state, &user.principal, origin, None, body)
+        .await
+        .map(|_| format!("An invitation was sent to {}.", f.email));
     let mut p = members_page(&state, &user, &csrf).await?;
     if out.is_err() {
         // Keep what was typed, next to the error.
@@ -372,21 +336,16 @@ pub async fn invite(
 
 /// `POST /settings/invitations/{id}/revoke`.
 pub async fn invitation_revoke(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
-    origin: Origin,
+    Origin(origin): Origin,
     Path(id): Path<String>,
     CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let out = invitations::revoke(
-        State(state.clone()),
-        Auth(user.principal.clone()),
-        origin,
-        Path(id),
-    )
-    .await
-    .map(|_| "The invitation was withdrawn.".to_string());
+    let out = invitations::revoke(&state, &user.principal, origin, &id)
+        .await
+        .map(|_| "The invitation was withdrawn.".to_string());
     after_members_action(&state, &user, &csrf, out).await
 }
 
@@ -456,21 +415,16 @@ impl TokenRow {
     }
 }
 
-async fn tokens_page(
-    state: &AppState,
-    user: &SignedIn,
-    csrf: &Csrf,
-) -> Result<TokensPage, PageError> {
-    let auth = Auth(user.principal.clone());
+async fn tokens_page(state: &App, user: &SignedIn, csrf: &Csrf) -> Result<TokensPage, PageError> {
     let can_admin = user.principal.has_scope(Scope::Admin);
     let params = PageParams {
         limit: Some(200),
         cursor: None,
     };
-    let Json(list) = if can_admin {
-        tokens::list(State(state.clone()), auth, ApiQuery(params)).await?
+    let list = if can_admin {
+        tokens::list(state, &user.principal, params).await?
     } else {
-        tokens::list_personal(State(state.clone()), auth, ApiQuery(params)).await?
+        tokens::list_personal(state, &user.principal, params).await?
     };
     let allowed_scopes = [Scope::Read, Scope::Write, Scope::Admin]
         .into_iter()
@@ -498,7 +452,7 @@ async fn tokens_page(
 
 /// `GET /settings/tokens`.
 pub async fn tokens_list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
     axum::extract::Query(sort): axum::extract::Query<SortQuery>,
@@ -519,35 +473,23 @@ pub struct TokenForm {
 
 /// `POST /settings/tokens`: creates it and shows the secret once.
 pub async fn token_create(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
-    origin: Origin,
+    Origin(origin): Origin,
     CheckedForm(f): CheckedForm<TokenForm>,
 ) -> Result<Response, PageError> {
     let body = CreateToken {
         name: f.name.clone(),
         scopes: vec![f.scope],
     };
-    let auth = Auth(user.principal.clone());
-    let key = IdempotencyKey(None);
+    let who = &user.principal;
     let created = match f.kind {
-        TokenKind::Tenant => {
-            tokens::create(State(state.clone()), auth, origin, key, ApiJson(body)).await
-        }
-        TokenKind::Personal => {
-            tokens::create_personal(State(state.clone()), auth, origin, key, ApiJson(body)).await
-        }
+        TokenKind::Tenant => tokens::create(&state, who, origin, None, body).await,
+        TokenKind::Personal => tokens::create_personal(&state, who, origin, None, body).await,
     };
     let secret = match created {
-        Ok(res) => {
-            let bytes = axum::body::to_bytes(res.into_body(), 64 * 1024)
-                .await
-                .map_err(|e| PageError::Internal(e.to_string()))?;
-            let body: tokens::CreatedToken =
-                serde_json::from_slice(&bytes).map_err(|e| PageError::Internal(e.to_string()))?;
-            Ok(body.secret)
-        }
+        Ok(created) => Ok(created.value.secret),
         Err(e) => Err(inline_problem(e)?),
     };
     let mut p = tokens_page(&state, &user, &csrf).await?;
@@ -573,17 +515,16 @@ pub async fn token_create(
 
 /// `POST /settings/tokens/{id}/revoke`.
 pub async fn token_revoke(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
-    origin: Origin,
+    Origin(origin): Origin,
     Path(id): Path<String>,
     CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let auth = Auth(user.principal.clone());
     if user.principal.has_scope(Scope::Admin) {
-        let _ = tokens::revoke(State(state), auth, origin, Path(id)).await?;
+        tokens::revoke(&state, &user.principal, origin, &id).await?;
     } else {
-        let _ = tokens::revoke_personal(State(state), auth, origin, Path(id)).await?;
+        tokens::revoke_personal(&state, &user.principal, origin, &id).await?;
     }
     Ok(Redirect::to("/settings/tokens").into_response())
 }

@@ -6,14 +6,14 @@
 use crate::chart::DailyBars;
 use crate::render::{page, Chrome, PageError};
 use crate::session::{CheckedForm, Csrf, NoFields, SignedIn};
-use api::{AppState, Auth};
+use app::workflows::{self as runs, RunQuery, StartWorkflow};
+use app::{dashboard, App, AppError};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::paging::Limit;
 use domain::tokens::Scope;
-use domain::workflows::{RunDetail, RunFilter, RunStatus, RunSummary, StartRun};
+use domain::workflows::{RunDetail, RunStatus, RunSummary};
 use domain::RunId;
 use serde::Deserialize;
 
@@ -87,43 +87,18 @@ pub struct Filter {
 
 /// `GET /workflows`.
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
     Query(f): Query<Filter>,
 ) -> Result<Response, PageError> {
-    let auth = Auth(user.principal.clone());
-    let scope = auth.require(Scope::Read)?;
-    let status = match f.status.as_str() {
-        "" => None,
-        s => Some(RunStatus::parse(s).ok_or_else(|| {
-            PageError::from(api::ApiError::field(
-                "status",
-                format!("`{s}` is not a run status"),
-            ))
-        })?),
+    let query = RunQuery {
+        status: (!f.status.is_empty()).then(|| f.status.clone()),
+        limit: Some(50),
+        cursor: None,
     };
-    let runs = state
-        .workflows
-        .list(
-            scope.tenant(),
-            RunFilter {
-                status,
-                limit: Limit::parse(Some(50)).map_err(PageError::Internal)?,
-                cursor: None,
-            },
-        )
-        .await
-        .map_err(api::ApiError::from)?;
-    let mut tx = state
-        .store
-        .read(&scope)
-        .await
-        .map_err(api::ApiError::from)?;
-    let per_day = store::stats::workflow_runs_per_day(&mut tx, 30)
-        .await
-        .map_err(api::ApiError::from)?;
-    tx.commit().await.map_err(api::ApiError::from)?;
+    let runs = runs::list(&state, &user.principal, query).await?.items;
+    let per_day = dashboard::runs_per_day(&state, &user.principal).await?;
     let rows: Vec<Row> = runs.iter().map(Row::from).collect();
     let p = RunsPage {
         chrome: Chrome::new(
@@ -138,7 +113,7 @@ pub async fn list(
         statuses: RunStatus::ALL,
         live: rows.iter().any(|r| r.active),
         rows,
-        is_admin: auth.0.has_scope(Scope::Admin),
+        is_admin: user.principal.has_scope(Scope::Admin),
     };
     Ok(page(StatusCode::OK, &p))
 }
@@ -230,25 +205,21 @@ fn run_page(detail: RunDetail, chrome: Chrome, is_admin: bool) -> RunPage {
     }
 }
 
-fn run_id(raw: &str) -> Result<RunId, PageError> {
-    raw.parse()
-        .map_err(|_| PageError::from(api::ApiError::NotFound("no such workflow run".into())))
+/// A run's id from its address: anything but a run id is no page at all.
+fn run_id(raw: &str) -> Result<&str, PageError> {
+    raw.parse::<RunId>()
+        .map(|_| raw)
+        .map_err(|_| PageError::NotFound)
 }
 
 /// `GET /workflows/{id}`.
 pub async fn show(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     csrf: Csrf,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let auth = Auth(user.principal.clone());
-    let scope = auth.require(Scope::Read)?;
-    let detail = state
-        .workflows
-        .get(scope.tenant(), run_id(&id)?)
-        .await
-        .map_err(api::ApiError::from)?;
+    let detail = runs::get(&state, &user.principal, run_id(&id)?).await?;
     let chrome = Chrome::new(
         detail.run.workflow_type.clone(),
         &csrf.0,
@@ -257,60 +228,44 @@ pub async fn show(
     );
     Ok(page(
         StatusCode::OK,
-        &run_page(detail, chrome, auth.0.has_scope(Scope::Admin)),
+        &run_page(detail, chrome, user.principal.has_scope(Scope::Admin)),
     ))
 }
 
 /// `POST /workflows/export`: starts an export of the audit log (admins).
 pub async fn start_export(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let scope = Auth(user.principal.clone()).require(Scope::Admin)?;
-    let started = state
-        .workflows
-        .start(StartRun {
-            tenant: Some(scope.tenant()),
-            requested_by: Some(scope),
-            workflow_type: workflows::builtin::audit_export::EXPORT.into(),
-            input: serde_json::json!({}),
-            dedup_key: None,
-        })
-        .await
-        .map_err(api::ApiError::from)?;
+    let export = StartWorkflow {
+        workflow_type: workflows::builtin::audit_export::EXPORT.into(),
+        input: None,
+        workflow_key: None,
+    };
+    let started = runs::start(&state, &user.principal, None, export).await?;
     Ok(Redirect::to(&format!("/workflows/{}", started.run.id)).into_response())
 }
 
 /// `POST /workflows/{id}/cancel` (admins).
 pub async fn cancel(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     Path(id): Path<String>,
     CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let scope = Auth(user.principal.clone()).require(Scope::Admin)?;
-    let run = state
-        .workflows
-        .cancel(&scope, run_id(&id)?)
-        .await
-        .map_err(api::ApiError::from)?;
+    let run = runs::cancel(&state, &user.principal, run_id(&id)?).await?;
     Ok(Redirect::to(&format!("/workflows/{}", run.id)).into_response())
 }
 
 /// `POST /workflows/{id}/retry` (admins).
 pub async fn retry(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     Path(id): Path<String>,
     CheckedForm(_): CheckedForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let scope = Auth(user.principal.clone()).require(Scope::Admin)?;
-    let run = state
-        .workflows
-        .retry(&scope, run_id(&id)?)
-        .await
-        .map_err(api::ApiError::from)?;
+    let run = runs::retry(&state, &user.principal, run_id(&id)?).await?;
     Ok(Redirect::to(&format!("/workflows/{}", run.id)).into_response())
 }
 
@@ -325,26 +280,20 @@ pub struct SignalForm {
 
 /// `POST /workflows/{id}/signal` (admins).
 pub async fn signal(
-    State(state): State<AppState>,
+    State(state): State<App>,
     user: SignedIn,
     Path(id): Path<String>,
     CheckedForm(form): CheckedForm<SignalForm>,
 ) -> Result<Response, PageError> {
-    let scope = Auth(user.principal.clone()).require(Scope::Admin)?;
     let payload = match form.payload.trim() {
         "" => serde_json::Value::Null,
-        text => serde_json::from_str(text).map_err(|e| {
-            api::ApiError::field("payload", format!("the payload is not JSON: {e}"))
-        })?,
+        text => serde_json::from_str(text)
+            .map_err(|e| AppError::field("payload", format!("the payload is not JSON: {e}")))?,
     };
     let signal = domain::workflows::Signal {
         name: form.name.trim().to_string(),
         payload,
     };
-    let run = state
-        .workflows
-        .signal(&scope, run_id(&id)?, signal)
-        .await
-        .map_err(api::ApiError::from)?;
+    let run = runs::signal(&state, &user.principal, run_id(&id)?, signal).await?;
     Ok(Redirect::to(&format!("/workflows/{}", run.id)).into_response())
 }

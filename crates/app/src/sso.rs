@@ -5,9 +5,8 @@
 //! that email is verified; with no such account, one is created (with its
 //! own workspace) where registration is open.
 
-use crate::problem::ApiError;
-use crate::routes::auth::{open_session, SessionView};
-use crate::state::AppState;
+use crate::identity::{open_session, SessionView};
+use crate::{App, AppError};
 use auth::sso::ExternalIdentity;
 use domain::audit::{NewAuditEntry, RequestOrigin};
 use domain::roles::Role;
@@ -25,26 +24,26 @@ enum Outcome {
 
 /// Signs in (linking or creating the account as above) and opens a session.
 pub async fn sign_in(
-    state: &AppState,
+    state: &App,
     origin: RequestOrigin,
     who: &ExternalIdentity,
-) -> Result<SessionView, ApiError> {
+) -> Result<SessionView, AppError> {
     let provider = who.provider.as_str();
     let outcome = match identities::find(&state.store, provider, &who.subject).await? {
         Some(user) => Outcome::Linked(user),
         None => {
             if !who.email_verified {
-                return Err(ApiError::Forbidden(format!(
+                return Err(AppError::Forbidden(format!(
                     "your {provider} email address is not verified; verify it there first, or sign in with your password"
                 )));
             }
             let email = Email::parse(&who.email).map_err(|m| {
-                ApiError::Forbidden(format!("the email {provider} gave cannot be used: {m}"))
+                AppError::Forbidden(format!("the email {provider} gave cannot be used: {m}"))
             })?;
             match users::credentials(&state.store, &email).await? {
                 Some(creds) => {
                     if identities::has_provider(&state.store, creds.user.id, provider).await? {
-                        return Err(ApiError::Conflict(format!(
+                        return Err(AppError::Conflict(format!(
                             "this account is already linked to a different {provider} account"
                         )));
                     }
@@ -52,7 +51,7 @@ pub async fn sign_in(
                 }
                 None if state.config.registration_open => Outcome::Create,
                 None => {
-                    return Err(ApiError::Forbidden(
+                    return Err(AppError::Forbidden(
                         "no account uses this email, and registration is by invitation only; ask an admin of your workspace to invite you".into(),
                     ))
                 }
@@ -67,21 +66,21 @@ pub async fn sign_in(
 }
 
 async fn existing(
-    state: &AppState,
+    state: &App,
     origin: RequestOrigin,
     who: &ExternalIdentity,
     user_id: UserId,
     link: bool,
-) -> Result<SessionView, ApiError> {
+) -> Result<SessionView, AppError> {
     let creds = users::credentials_by_id(&state.store, user_id)
         .await?
-        .ok_or_else(|| ApiError::Unauthorized("the linked account no longer exists".into()))?;
+        .ok_or_else(|| AppError::Unauthorized("the linked account no longer exists".into()))?;
     let (tenant_id, role) = memberships::of_user(&state.store, user_id)
         .await?
         .first()
         .copied()
         .ok_or_else(|| {
-            ApiError::Forbidden(
+            AppError::Forbidden(
                 "your account belongs to no workspace any more; ask for an invitation".into(),
             )
         })?;
@@ -115,11 +114,11 @@ async fn existing(
 }
 
 async fn create(
-    state: &AppState,
+    state: &App,
     origin: RequestOrigin,
     who: &ExternalIdentity,
-) -> Result<SessionView, ApiError> {
-    let email = Email::parse(&who.email).map_err(|m| ApiError::field("email", m))?;
+) -> Result<SessionView, AppError> {
+    let email = Email::parse(&who.email).map_err(|m| AppError::field("email", m))?;
     let local = email.as_str().split('@').next().unwrap_or("").to_string();
     let shown = who
         .name
@@ -128,10 +127,10 @@ async fn create(
         .unwrap_or(local);
     let name = DisplayName::parse(&shown)
         .or_else(|_| DisplayName::parse("New user"))
-        .map_err(ApiError::Internal)?;
+        .map_err(AppError::Internal)?;
     let workspace = DisplayName::parse(&format!("{} workspace", name.as_str()))
         .or_else(|_| DisplayName::parse("My workspace"))
-        .map_err(ApiError::Internal)?;
+        .map_err(AppError::Internal)?;
     let user_id = UserId::new();
     // A workspace name already taken gets a short suffix from the user id.
     let tenant = match Tenant::named(&workspace) {
@@ -139,8 +138,8 @@ async fn create(
         _ => {
             let suffix = &user_id.to_string()[24..];
             let n = DisplayName::parse(&format!("{} {suffix}", workspace.as_str()))
-                .map_err(ApiError::Internal)?;
-            Tenant::named(&n).map_err(|e| ApiError::Internal(e.to_string()))?
+                .map_err(AppError::Internal)?;
+            Tenant::named(&n).map_err(|e| AppError::Internal(e.to_string()))?
         }
     };
     let owner = Principal::member(tenant.id, user_id, Role::Owner);
@@ -175,9 +174,9 @@ async fn create(
 }
 
 /// A race with another sign-in of the same person: retrying resolves it.
-fn conflict(e: StoreError) -> ApiError {
+fn conflict(e: StoreError) -> AppError {
     match e {
-        StoreError::Conflict(_) => ApiError::Conflict(
+        StoreError::Conflict(_) => AppError::Conflict(
             "this sign-in raced with another for the same account; try again".into(),
         ),
         other => other.into(),

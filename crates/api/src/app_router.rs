@@ -2,8 +2,8 @@
 
 use crate::problem::{Problem, PROBLEM_JSON};
 use crate::request_id::MakeRequestUuidV7;
-use crate::state::AppState;
 use crate::{auth, metrics, routes};
+use ::app::App;
 use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -21,14 +21,14 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// The API alone: public endpoints, the authenticated API, and the
 /// middleware every request passes through; anything else is a 404 problem.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: App) -> Router {
     assemble(state.clone(), api_routes(state).fallback(not_found))
 }
 
 /// The API together with other routes (the portal's pages), behind the same
 /// middleware. `pages` owns the fallback, so it decides what an unknown path
 /// gets; responses it sends as HTML are left as they are.
-pub fn router_with(state: AppState, pages: Router<AppState>) -> Router {
+pub fn router_with(state: App, pages: Router<App>) -> Router {
     assemble(state.clone(), api_routes(state).merge(pages))
 }
 
@@ -37,7 +37,7 @@ pub async fn not_found() -> Problem {
     Problem::for_status(StatusCode::NOT_FOUND)
 }
 
-fn api_routes(state: AppState) -> Router<AppState> {
+fn api_routes(state: App) -> Router<App> {
     let public = Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route(
@@ -63,7 +63,7 @@ fn api_routes(state: AppState) -> Router<AppState> {
     Router::new().merge(public).merge(protected)
 }
 
-fn assemble(state: AppState, routes: Router<AppState>) -> Router {
+fn assemble(state: App, routes: Router<App>) -> Router {
     let timeout = state.config.request_timeout;
     routes
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

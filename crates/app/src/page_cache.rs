@@ -6,7 +6,7 @@
 //! so: a write (here, or on another instance through PostgreSQL's notices)
 //! makes it unreachable at once.
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use domain::TenantId;
 use std::collections::HashMap;
 use std::sync::RwLock;

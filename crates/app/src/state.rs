@@ -1,6 +1,6 @@
-//! What every handler can reach.
+//! The application state every use case works on.
 
-use crate::auth::TokenCache;
+use crate::access::TokenCache;
 use crate::metrics::Metrics;
 use crate::page_cache::PageCache;
 use ai::providers::KeyChecker;
@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use store::Store;
 
-/// Settings of the HTTP layer.
+/// Settings of the application (from the configuration).
 #[derive(Clone, Debug)]
-pub struct WebConfig {
+pub struct Settings {
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// How long a request may take before it is answered with 503.
@@ -39,9 +39,11 @@ pub struct WebConfig {
     pub public_url: String,
     /// How long an invitation link works.
     pub invitation_lifetime: chrono::TimeDelta,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
-impl Default for WebConfig {
+impl Default for Settings {
     fn default() -> Self {
         Self {
             max_body_bytes: 1024 * 1024,
@@ -56,13 +58,14 @@ impl Default for WebConfig {
             login_attempts_per_minute: 60,
             public_url: "http://127.0.0.1:8000".into(),
             invitation_lifetime: chrono::TimeDelta::days(7),
+            trusted_proxies: Vec::new(),
         }
     }
 }
 
-/// Shared state of the app: cheap to clone.
+/// The application: its adapters, caches and settings. Cheap to clone.
 #[derive(Clone)]
-pub struct AppState {
+pub struct App {
     /// The database.
     pub store: Store,
     /// Prometheus registry.
@@ -70,11 +73,11 @@ pub struct AppState {
     /// Verified tokens.
     pub tokens: Arc<TokenCache>,
     /// Rendered listing pages.
-    pub pages: Arc<PageCache>,
-    /// HTTP settings.
-    pub config: Arc<WebConfig>,
+    pub(crate) pages: Arc<PageCache>,
+    /// Settings.
+    pub config: Arc<Settings>,
     /// Sign-in attempts per address.
-    pub login_throttle: Arc<crate::throttle::Throttle>,
+    pub(crate) login_throttle: Arc<crate::throttle::Throttle>,
     /// Outgoing email (invitations).
     pub email: Arc<dyn EmailSender>,
     /// Tenants' secrets (provider keys, connector credentials).
@@ -94,11 +97,11 @@ pub struct Workflows {
     pub metrics: workflows::WorkflowMetrics,
 }
 
-impl AppState {
-    /// State around a connected store.
+impl App {
+    /// The application around its adapters.
     pub fn new(
         store: Store,
-        config: WebConfig,
+        config: Settings,
         email: Arc<dyn EmailSender>,
         secrets: Arc<dyn SecretStore>,
         providers: KeyChecker,
