@@ -137,6 +137,36 @@ async fn entries_are_filtered_by_action_resource_type_and_time(db: Db) -> Result
     Ok(())
 }
 
+/// An export holds every member's email and address at once, more than a
+/// member needs to see what happened: members and read tokens list pages,
+/// only admins export.
+async fn only_admins_export_the_log_while_members_page_through_it(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let member = app
+        .member(acme.id, "mel@acme.io", domain::roles::Role::Member)
+        .await?;
+    let read = app
+        .token_for(acme.id, &[domain::tokens::Scope::Read])
+        .await?;
+    for who in [&member, &read] {
+        assert_eq!(
+            app.get_status("/api/v1/audit-logs", who).await?,
+            StatusCode::OK
+        );
+        for format in ["csv", "jsonl"] {
+            let res = app
+                .get(&format!("/api/v1/audit-logs?format={format}"), who)
+                .send()
+                .await?;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{format}");
+            let p: Value = res.json().await?;
+            assert!(p["detail"].as_str().unwrap().contains("admin"), "{p}");
+        }
+    }
+    Ok(())
+}
+
 async fn the_log_exports_as_csv_and_json_lines(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
@@ -327,6 +357,7 @@ testkit::on_both_backends!(
     a_mutating_call_writes_one_audit_entry_with_actor_and_origin,
     entries_are_listed_newest_first_and_paged_by_cursor,
     entries_are_filtered_by_action_resource_type_and_time,
+    only_admins_export_the_log_while_members_page_through_it,
     the_log_exports_as_csv_and_json_lines,
     a_rejected_request_writes_nothing,
     tenant_b_cannot_list_page_into_or_change_tenant_a_entries,

@@ -17,10 +17,10 @@ mod table;
 use app::App;
 use axum::extract::Request;
 use axum::middleware;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use pages::{audit, auth, byok, dashboard, settings, workflow_runs};
+use pages::{audit, auth, byok, dashboard, sections, settings, workflow_runs};
 
 /// The portal's pages, with their own middleware (sessions' CSRF cookie,
 /// error pages, security headers), for the binary to serve beside the API.
@@ -47,10 +47,7 @@ pub fn pages(state: App, sso: ::auth::sso::Sso) -> Router<App> {
         )
         .route("/dashboard", get(dashboard::dashboard))
         .route("/dashboard/cards", get(dashboard::cards_fragment))
-        .route(
-            "/settings",
-            get(|| async { axum::response::Redirect::to("/settings/profile") }),
-        )
+        .route("/settings", get(settings::profile))
         .route(
             "/settings/profile",
             get(settings::profile).post(settings::profile_submit),
@@ -78,6 +75,9 @@ pub fn pages(state: App, sso: ::auth::sso::Sso) -> Router<App> {
         .route("/settings/audit-log", get(audit::list))
         .route("/settings/integrations", get(settings::integrations))
         .route("/settings/billing", get(settings::billing))
+        .route("/ai-agents/{id}", get(sections::agent))
+        .route("/dashboard/connectors", get(sections::connectors))
+        .route("/dashboard/connectors/{id}", get(sections::connector))
         .route("/ai-agents/byok", get(byok::list).post(byok::add))
         .route("/ai-agents/byok/{service}/test", post(byok::test))
         .route("/ai-agents/byok/{service}/revoke", post(byok::revoke))
@@ -92,11 +92,17 @@ pub fn pages(state: App, sso: ::auth::sso::Sso) -> Router<App> {
         .route("/auth/sso/{provider}/callback", get(sso::callback))
         .route("/assets/{name}", get(assets::serve))
         .route("/favicon.ico", get(assets::favicon));
-    for s in nav::SECTIONS.iter().filter(|s| s.pending.is_some()) {
-        r = r.route(s.href, get(dashboard::pending));
+    for p in nav::pending_pages() {
+        r = r.route(p.href, get(sections::pending));
+    }
+    for (from, to) in nav::MOVED {
+        r = r.route(from, get(move || async move { Redirect::permanent(to) }));
     }
     r.fallback(fallback)
-        .layer(middleware::from_fn(session::csrf_cookie))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::csrf_cookie,
+        ))
         .layer(middleware::from_fn(render::error_pages))
         .layer(middleware::from_fn_with_state(
             state,

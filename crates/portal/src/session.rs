@@ -3,12 +3,16 @@
 //! The session cookie holds the same opaque session token the API accepts as
 //! a bearer, so one resolver checks both. It is HttpOnly and SameSite=Lax
 //! (Secure when the public address is https). Every state-changing form also
-//! carries a CSRF token that must equal the `bzs_csrf` cookie: a page on
-//! another site can make the browser send the cookie, but cannot read it.
+//! carries a CSRF token: an HMAC of the browser's CSRF cookie keyed with its
+//! session token. A page on another site can make the browser send both
+//! cookies but read neither; and one who can plant a CSRF cookie (from a
+//! sibling subdomain) still cannot make a token for the victim's session,
+//! which they do not know. Over https the cookie is `__Host-` prefixed, so
+//! no subdomain can set it at all.
 
 use crate::render::PageError;
 use app::{App, AppError};
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
 use axum::middleware::Next;
@@ -16,19 +20,34 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::Engine;
 use domain::Principal;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "bzs_session";
-/// The CSRF cookie.
+/// The CSRF cookie over plain http (development).
 pub const CSRF_COOKIE: &str = "bzs_csrf";
+/// The CSRF cookie over https: only this host may set it, only securely.
+pub const CSRF_COOKIE_HOST: &str = "__Host-bzs_csrf";
 
-/// The request's CSRF token (from its cookie, or minted for this response).
+/// The request's CSRF token for its forms: bound to the CSRF cookie (sent,
+/// or minted for this response) and to the session, if any.
 #[derive(Clone, Debug)]
 pub struct Csrf(pub String);
 
+/// The form token of a CSRF cookie value and a session token (empty when
+/// signed out): HMAC-SHA256 keyed with the session.
+fn form_token(cookie: &str, session: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(session.as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(b"bizosaas csrf v1\0");
+    mac.update(cookie.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
 impl Csrf {
-    /// Accepts a submitted form only if its token equals the cookie's.
+    /// Accepts a submitted form only if its token is this request's.
     pub fn check(&self, submitted: &str, had_cookie: bool) -> Result<(), PageError> {
         let same = self.0.as_bytes().ct_eq(submitted.as_bytes()).into();
         if had_cookie && same && !submitted.is_empty() {
@@ -55,10 +74,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Csrf {
     }
 }
 
-/// Middleware: gives every visitor a CSRF cookie and every handler its value.
-pub async fn csrf_cookie(jar: CookieJar, mut req: Request, next: Next) -> Response {
+/// Middleware: gives every visitor a CSRF cookie and every handler the
+/// form token of its cookie and session.
+pub async fn csrf_cookie(
+    State(state): State<App>,
+    jar: CookieJar,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let https = state.config.public_url.starts_with("https://");
+    let name = if https { CSRF_COOKIE_HOST } else { CSRF_COOKIE };
     let existing = jar
-        .get(CSRF_COOKIE)
+        .get(name)
         .map(|c| c.value().to_string())
         .filter(|v| v.len() == 43);
     let had = existing.is_some();
@@ -66,13 +93,16 @@ pub async fn csrf_cookie(jar: CookieJar, mut req: Request, next: Next) -> Respon
         let bytes: [u8; 32] = rand::random();
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     });
-    req.extensions_mut().insert(Csrf(token.clone()));
+    let session = jar.get(SESSION_COOKIE).map(|c| c.value()).unwrap_or("");
+    req.extensions_mut()
+        .insert(Csrf(form_token(&token, session)));
     req.extensions_mut().insert(HadCsrfCookie(had));
     let mut res = next.run(req).await;
     if !had {
-        let cookie = Cookie::build((CSRF_COOKIE, token))
+        let cookie = Cookie::build((name, token))
             .path("/")
             .http_only(true)
+            .secure(https)
             .same_site(SameSite::Lax)
             .build();
         if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
@@ -212,9 +242,21 @@ pub fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Where to go after signing in: only a path on this site, never another host.
+/// Where to go after signing in: only a path-absolute reference on this
+/// site. Browsers drop tabs and newlines and read `\\` as `/`, so `/<TAB>/x`
+/// or `/\\x` would leave for host `x`; control characters would also break
+/// the `Location` header. Anything doubtful goes to the dashboard.
 pub fn safe_next(next: &str) -> &str {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    let second = next.get(1..).unwrap_or("");
+    let local = next.starts_with('/')
+        && !second.starts_with('/')
+        && next.len() <= 2048
+        && !next.chars().any(|c| c.is_control() || c == '\\')
+        // A slash or backslash percent-encoded right after the first one
+        // turns into `//host` behind a proxy that decodes paths.
+        && !second
+            .get(..3)
+            .is_some_and(|s| s.eq_ignore_ascii_case("%2f") || s.eq_ignore_ascii_case("%5c"));
     if local {
         next
     } else {

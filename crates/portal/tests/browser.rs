@@ -7,22 +7,31 @@ use domain::roles::Role;
 use std::time::Duration;
 use testkit::{TestApp, MEMBER_PASSWORD};
 
+/// The plan's addresses (its section 4.1) and the portal's other pages.
 const SECTIONS: &[&str] = &[
     "/dashboard",
-    "/agents",
+    "/ai-agents",
+    "/ai-agents/byok",
     "/knowledge",
-    "/connectors",
-    "/content",
-    "/crm",
-    "/commerce",
-    "/marketing",
+    "/dashboard/connectors",
+    "/dashboard/connectors/wordpress",
+    "/content/pages",
+    "/content/posts",
+    "/content/media",
+    "/crm/contacts",
+    "/crm/leads",
+    "/crm/deals",
+    "/ecommerce/products",
+    "/ecommerce/orders",
+    "/ecommerce/customers",
+    "/marketing/campaigns",
     "/analytics",
     "/workflows",
     "/settings/audit-log",
+    "/settings",
     "/settings/profile",
     "/settings/members",
     "/settings/tokens",
-    "/ai-agents/byok",
     "/settings/integrations",
     "/settings/billing",
 ];
@@ -383,7 +392,7 @@ async fn removing_a_member_asks_in_a_dialog_first() -> Result<()> {
         .client
         .find(fantoccini::Locator::Css(".crumbs a"))
         .await?;
-    assert_eq!(up.attr("href").await?.as_deref(), Some("/settings/profile"));
+    assert_eq!(up.attr("href").await?.as_deref(), Some("/settings"));
     let remove = "button[data-confirm*='max@acme.io']";
     chrome.click(remove).await?;
     assert!(chrome
@@ -492,7 +501,7 @@ async fn the_keyboard_alone_reaches_the_content_and_every_section_with_a_visible
             now[2], "none",
             "every focused control shows its focus: {now:?}"
         );
-        if now[1] == "/agents" {
+        if now[1] == "/ai-agents" {
             reached = true;
             break;
         }

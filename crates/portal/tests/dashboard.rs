@@ -59,7 +59,7 @@ async fn the_audit_log_page_filters_and_exports_csv(db: Db) -> Result<()> {
     let acme = app.tenant("Acme").await?;
     rename(&app, &acme.token, "Acme One").await?;
     rename(&app, &acme.token, "Acme Two").await?;
-    let b = signed_in(&app, acme.id, "vic@acme.io", Role::Viewer).await?;
+    let b = signed_in(&app, acme.id, "ada@acme.io", Role::Admin).await?;
     let all = b.get("/settings/audit-log").await?;
     assert!(all.body.contains("tenant.update") && all.body.contains("auth.login"));
     let filtered = b
@@ -90,6 +90,22 @@ async fn the_audit_log_page_filters_and_exports_csv(db: Db) -> Result<()> {
     Ok(())
 }
 
+async fn members_read_the_audit_log_but_only_admins_export_it(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let b = signed_in(&app, acme.id, "mel@acme.io", Role::Member).await?;
+    let page = b.get("/settings/audit-log").await?;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        !page.body.contains("Export CSV"),
+        "no button that cannot work"
+    );
+    let csv = b.get("/settings/audit-log/export").await?;
+    assert_eq!(csv.status, StatusCode::FORBIDDEN);
+    assert!(csv.body.contains("admin"), "{}", csv.body);
+    Ok(())
+}
+
 async fn an_overlong_filter_shows_an_inline_error(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
@@ -106,7 +122,7 @@ async fn the_audit_log_page_shows_only_the_members_tenant(db: Db) -> Result<()> 
     let acme = app.tenant("Acme").await?;
     let globex = app.tenant("Globex").await?;
     rename(&app, &globex.token, "Globex Secret Plans").await?;
-    let b = signed_in(&app, acme.id, "vic@acme.io", Role::Viewer).await?;
+    let b = signed_in(&app, acme.id, "ada@acme.io", Role::Admin).await?;
     let page = b.get("/settings/audit-log?action=tenant.update").await?;
     assert!(page.body.contains("No audit entries match"));
     let csv = b
@@ -122,6 +138,7 @@ testkit::on_both_backends!(
     the_dashboard_counts_live_data_and_charts_thirty_days,
     refreshing_the_cards_returns_them_alone_with_new_figures,
     the_audit_log_page_filters_and_exports_csv,
+    members_read_the_audit_log_but_only_admins_export_it,
     an_overlong_filter_shows_an_inline_error,
     the_audit_log_page_shows_only_the_members_tenant
 );

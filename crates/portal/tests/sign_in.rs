@@ -46,7 +46,27 @@ async fn the_session_cookie_is_http_only_and_same_site_lax(db: Db) -> Result<()>
     Ok(())
 }
 
-async fn the_session_cookie_is_secure_when_served_over_https(db: Db) -> Result<()> {
+/// The value of a cookie set by a response, and the whole `Set-Cookie` line.
+fn set_cookie(res: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|line| {
+            let value = line[name.len() + 1..].split(';').next().unwrap_or("");
+            (value.to_string(), line.to_string())
+        })
+}
+
+/// The CSRF token in a page's forms.
+fn form_csrf(body: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = body.find(marker).expect("a form") + marker.len();
+    body[start..].split('"').next().unwrap_or("").to_string()
+}
+
+async fn over_https_the_cookies_are_secure_and_the_csrf_cookie_is_host_only(db: Db) -> Result<()> {
     let config = app::Settings {
         public_url: "https://portal.example".into(),
         ..Default::default()
@@ -54,11 +74,59 @@ async fn the_session_cookie_is_secure_when_served_over_https(db: Db) -> Result<(
     let app = TestApp::spawn_with(testkit::TestDb::create(db).await?, config).await?;
     let acme = app.tenant("Acme").await?;
     app.member(acme.id, "mia@acme.io", Role::Member).await?;
-    let signed = app
-        .browser()
-        .sign_in("mia@acme.io", MEMBER_PASSWORD)
+    // A browser keeps Secure cookies off plain http, so this client sends
+    // them by hand, as a browser behind the TLS proxy would.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let form = client.get(app.url("/login")).send().await?;
+    let (csrf_cookie, line) = set_cookie(&form, "__Host-bzs_csrf").expect("a __Host- CSRF cookie");
+    assert!(line.contains("Secure") && line.contains("Path=/"), "{line}");
+    assert!(!line.to_ascii_lowercase().contains("domain="), "{line}");
+    let token = form_csrf(&form.text().await?);
+    let signed = client
+        .post(app.url("/login"))
+        .header("cookie", format!("__Host-bzs_csrf={csrf_cookie}"))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("email", "mia@acme.io"),
+            ("password", MEMBER_PASSWORD),
+        ])
+        .send()
         .await?;
-    assert!(session_cookie(&signed).contains("Secure"));
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    let (_, session) = set_cookie(&signed, "bzs_session").expect("a session cookie");
+    assert!(session.contains("Secure"), "{session}");
+    Ok(())
+}
+
+async fn a_csrf_cookie_and_token_planted_by_someone_else_do_not_pass_with_a_victims_session(
+    db: Db,
+) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let victim = app.member(acme.id, "mia@acme.io", Role::Member).await?;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    // The attacker's own pair, valid for the attacker (signed out).
+    let theirs = client.get(app.url("/login")).send().await?;
+    let (planted, _) = set_cookie(&theirs, "bzs_csrf").expect("a CSRF cookie");
+    let their_token = form_csrf(&theirs.text().await?);
+    for token in [their_token.as_str(), planted.as_str()] {
+        let res = client
+            .post(app.url("/logout-all"))
+            .header(
+                "cookie",
+                format!("bzs_csrf={planted}; bzs_session={victim}"),
+            )
+            .form(&[("csrf", token)])
+            .send()
+            .await?;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "token {token}");
+    }
+    // The victim is still signed in.
+    assert_eq!(app.get_status("/api/v1/me", &victim).await?, StatusCode::OK);
     Ok(())
 }
 
@@ -152,6 +220,19 @@ async fn sign_in_never_redirects_to_another_site(db: Db) -> Result<()> {
         "//evil.example/",
         "https://evil.example/",
         "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\nSet-Cookie: x=y",
+        "/\x0b/evil.example",
+        "\t//evil.example",
+        " //evil.example",
+        "/%2F/evil.example",
+        "/%2f/evil.example",
+        "/%5Cevil.example",
+        "%2F%2Fevil.example",
+        "javascript:alert(1)",
+        "",
     ] {
         let res = b
             .post(
@@ -164,7 +245,8 @@ async fn sign_in_never_redirects_to_another_site(db: Db) -> Result<()> {
                 ],
             )
             .await?;
-        assert_eq!(res.location.as_deref(), Some("/dashboard"), "next={next}");
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "next={next:?}");
+        assert_eq!(res.location.as_deref(), Some("/dashboard"), "next={next:?}");
     }
     Ok(())
 }
@@ -247,7 +329,8 @@ async fn an_unknown_page_is_a_404_page_and_an_unknown_api_path_a_problem(db: Db)
 testkit::on_both_backends!(
     the_root_sends_visitors_to_sign_in_and_members_to_the_dashboard,
     the_session_cookie_is_http_only_and_same_site_lax,
-    the_session_cookie_is_secure_when_served_over_https,
+    over_https_the_cookies_are_secure_and_the_csrf_cookie_is_host_only,
+    a_csrf_cookie_and_token_planted_by_someone_else_do_not_pass_with_a_victims_session,
     a_form_without_its_csrf_token_is_refused_and_signs_nobody_in,
     a_wrong_password_shows_the_form_again_keeping_the_email,
     an_ended_session_leads_to_sign_in_and_back_to_the_page,

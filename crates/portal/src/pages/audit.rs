@@ -67,6 +67,8 @@ struct AuditLogPage {
     entries: Vec<Row>,
     next_href: Option<String>,
     export_query: String,
+    /// Exports carry every member's email and address: admins only.
+    can_export: bool,
 }
 
 /// `GET /settings/audit-log`.
@@ -86,6 +88,7 @@ pub async fn list(
         entries: vec![],
         next_href: None,
         export_query: f.query_string(),
+        can_export: user.principal.has_scope(domain::tokens::Scope::Admin),
     };
     let res = audit::page(&state, &user.principal, f.api_query(None)).await;
     let status = match res.and_then(|json| json.decode()) {

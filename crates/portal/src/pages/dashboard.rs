@@ -1,14 +1,13 @@
-//! The dashboard and the sections whose capability has not landed yet.
+//! The dashboard: the workspace's figures and activity.
 
 use crate::chart::DailyBars;
-use crate::nav;
 use crate::render::{page, Chrome, PageError};
 use crate::session::{Csrf, SignedIn};
 use app::dashboard::{self, Figure};
 use app::App;
 use askama::Template;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 
 /// One metric card.
@@ -92,31 +91,4 @@ pub async fn cards_fragment(
         axum::http::HeaderValue::from_static("no-store"),
     );
     Ok(res)
-}
-
-#[derive(Template)]
-#[template(path = "pending.html")]
-struct PendingPage {
-    chrome: Chrome,
-    heading: &'static str,
-    holds: &'static str,
-    next_step: &'static str,
-    next_href: &'static str,
-}
-
-/// A section that is not built yet: what it will hold, and the first step.
-pub async fn pending(uri: Uri, user: SignedIn, csrf: Csrf) -> Result<Response, PageError> {
-    let key = uri.path().trim_start_matches('/');
-    let section = nav::section(key).ok_or(PageError::NotFound)?;
-    let p = section.pending.as_ref().ok_or(PageError::NotFound)?;
-    Ok(page(
-        StatusCode::OK,
-        &PendingPage {
-            chrome: Chrome::new(section.label, &csrf.0, Some(user.profile), section.key),
-            heading: section.label,
-            holds: p.holds,
-            next_step: p.next_step,
-            next_href: p.next_href,
-        },
-    ))
 }

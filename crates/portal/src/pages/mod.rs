@@ -4,5 +4,6 @@ pub mod audit;
 pub mod auth;
 pub mod byok;
 pub mod dashboard;
+pub mod sections;
 pub mod settings;
 pub mod workflow_runs;

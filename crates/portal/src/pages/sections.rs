@@ -1,0 +1,89 @@
+//! The plan's pages whose capability has not landed yet, each with its
+//! honest empty state, and the connector catalogue.
+
+use crate::nav::{self, ConnectorEntry, Page, CONNECTOR_CATALOGUE};
+use crate::render::{page, Chrome, PageError};
+use crate::session::{Csrf, SignedIn};
+use askama::Template;
+use axum::extract::Path;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
+
+#[derive(Template)]
+#[template(path = "pending.html")]
+struct PendingPage {
+    chrome: Chrome,
+    section_label: &'static str,
+    pages: &'static [Page],
+    here: &'static str,
+    heading: &'static str,
+    holds: &'static str,
+    next_step: &'static str,
+    next_href: &'static str,
+}
+
+/// A page not built yet: what it will hold, and the first step towards it.
+pub async fn pending(uri: Uri, user: SignedIn, csrf: Csrf) -> Result<Response, PageError> {
+    let (section, here) = nav::page_at(uri.path()).ok_or(PageError::NotFound)?;
+    let p = here.pending.as_ref().ok_or(PageError::NotFound)?;
+    Ok(page(
+        StatusCode::OK,
+        &PendingPage {
+            chrome: Chrome::new(here.label, &csrf.0, Some(user.profile), section.key),
+            section_label: section.label,
+            pages: section.pages,
+            here: here.href,
+            heading: here.label,
+            holds: p.holds,
+            next_step: p.next_step,
+            next_href: p.next_href,
+        },
+    ))
+}
+
+/// `GET /ai-agents/{id}`: an agent's page. No agent exists until agents
+/// land, so every id is unknown.
+pub async fn agent(_user: SignedIn, Path(_id): Path<String>) -> PageError {
+    PageError::NotFound
+}
+
+#[derive(Template)]
+#[template(path = "connectors.html")]
+struct ConnectorsPage {
+    chrome: Chrome,
+    connectors: &'static [ConnectorEntry],
+}
+
+/// `GET /dashboard/connectors`: every connector and its status.
+pub async fn connectors(user: SignedIn, csrf: Csrf) -> Response {
+    page(
+        StatusCode::OK,
+        &ConnectorsPage {
+            chrome: Chrome::new("Connectors", &csrf.0, Some(user.profile), "connectors"),
+            connectors: CONNECTOR_CATALOGUE,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "connector.html")]
+struct ConnectorPage {
+    chrome: Chrome,
+    connector: &'static ConnectorEntry,
+}
+
+/// `GET /dashboard/connectors/{id}`: one connector.
+pub async fn connector(
+    user: SignedIn,
+    csrf: Csrf,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let connector = nav::connector(&id).ok_or(PageError::NotFound)?;
+    Ok(page(
+        StatusCode::OK,
+        &ConnectorPage {
+            chrome: Chrome::new(connector.name, &csrf.0, Some(user.profile), "connectors"),
+            connector,
+        },
+    ))
+}
