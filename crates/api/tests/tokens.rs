@@ -172,6 +172,61 @@ async fn a_retried_create_with_the_same_idempotency_key_makes_one_token(db: Db) 
     Ok(())
 }
 
+async fn a_tenant_holds_a_bounded_number_of_active_tokens(db: Db) -> Result<()> {
+    let settings = app::Settings {
+        max_active_tokens: 3,
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with(testkit::TestDb::create(db).await?, settings).await?;
+    let acme = app.tenant("Acme").await?; // holds the owner's token: 1 of 3
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let res = create(
+            &app,
+            &acme.token,
+            None,
+            json!({ "name": format!("t{n}"), "scopes": ["read"] }),
+        )
+        .await?;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        ids.push(
+            res.json::<Value>().await?["token"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let full = create(
+        &app,
+        &acme.token,
+        None,
+        json!({ "name": "one more", "scopes": ["read"] }),
+    )
+    .await?;
+    assert_eq!(full.status(), StatusCode::CONFLICT);
+    let p: Value = full.json().await?;
+    assert!(p["detail"].as_str().unwrap().contains("revoke one"), "{p}");
+    // Revoking frees a place.
+    let revoked = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{}", ids[0]),
+            &acme.token,
+        )
+        .send()
+        .await?;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let again = create(
+        &app,
+        &acme.token,
+        None,
+        json!({ "name": "one more", "scopes": ["read"] }),
+    )
+    .await?;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    Ok(())
+}
+
 async fn tenant_b_gets_not_found_for_tenant_a_tokens(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let a = app.tenant("Tenant A").await?;
@@ -217,6 +272,7 @@ async fn tenant_b_gets_not_found_for_tenant_a_tokens(db: Db) -> Result<()> {
 }
 
 testkit::on_both_backends!(
+    a_tenant_holds_a_bounded_number_of_active_tokens,
     a_created_token_is_shown_once_and_works,
     requests_without_a_valid_token_are_unauthorized,
     a_read_token_cannot_write_and_is_told_the_scope_it_needs,

@@ -164,17 +164,23 @@ pub async fn register(
     }
     throttle(state, &origin)?;
     let (email, tenant, name) = validate_registration(&body)?;
-    if tenants::find(&state.store, &tenant.slug).await?.is_some() {
-        return Err(AppError::Conflict(format!(
-            "a tenant named like `{}` already exists; choose another name",
-            tenant.name
-        )));
-    }
-    // The argon2 work happens whether or not the account exists.
+    // The argon2 work happens whether or not the account or the workspace
+    // name exists, and the answer is the same: only the mailbox learns which.
     let hash = hash_password(body.password).await?;
     let base = state.config.public_url.trim_end_matches('/').to_string();
     let exists = users::credentials(&state.store, &email).await?.is_some();
-    let (message, pending) = if exists {
+    let name_taken = tenants::find(&state.store, &tenant.slug).await?.is_some();
+    let (message, pending) = if name_taken && !exists {
+        let message = OutgoingEmail {
+            to: email.as_str().to_string(),
+            subject: "Choose another name for your BizOSaaS workspace".into(),
+            body: format!(
+                "Someone (perhaps you) tried to register a workspace named {} with this address, but a workspace with that name already exists.\n\nRegister again with another name: {base}/register\n\nIf this was not you, ignore this message.\n",
+                tenant.name
+            ),
+        };
+        (message, None)
+    } else if exists {
         let message = OutgoingEmail {
             to: email.as_str().to_string(),
             subject: "You already have a BizOSaaS account".into(),

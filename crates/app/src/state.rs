@@ -39,6 +39,8 @@ pub struct Settings {
     pub public_url: String,
     /// How long an invitation link works.
     pub invitation_lifetime: chrono::TimeDelta,
+    /// Tokens (tenant and personal) a tenant may hold unrevoked at once.
+    pub max_active_tokens: u32,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` are believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
@@ -58,6 +60,7 @@ impl Default for Settings {
             login_attempts_per_minute: 60,
             public_url: "http://127.0.0.1:8000".into(),
             invitation_lifetime: chrono::TimeDelta::days(7),
+            max_active_tokens: 500,
             trusted_proxies: Vec::new(),
         }
     }

@@ -169,6 +169,14 @@ async fn issue(
             return Ok(done);
         }
     }
+    // Each token is a standing credential: a tenant's stock of them is
+    // bounded, so a leaked admin token cannot mint without end.
+    let cap = state.config.max_active_tokens;
+    if repo::count_active(&mut tx).await? >= i64::from(cap) {
+        return Err(AppError::Conflict(format!(
+            "this workspace has {cap} active tokens, the most it may hold; revoke one it no longer needs first"
+        )));
+    }
     let (token, secret) = repo::issue_kind(&mut tx, kind, &name, &body.scopes, origin).await?;
     let token = TokenView::from(token);
     if let Some(key) = &key {

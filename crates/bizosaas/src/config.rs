@@ -74,6 +74,13 @@ pub struct AuthConfig {
     pub lockout_minutes: i64,
     /// Sign-in attempts allowed per minute from one address.
     pub login_attempts_per_minute: u32,
+    /// Unrevoked API tokens a tenant may hold at once.
+    #[serde(default = "default_max_active_tokens")]
+    pub max_active_tokens: u32,
+}
+
+fn default_max_active_tokens() -> u32 {
+    500
 }
 
 impl Default for AuthConfig {
@@ -85,6 +92,7 @@ impl Default for AuthConfig {
             lockout_after: 20,
             lockout_minutes: 15,
             login_attempts_per_minute: 60,
+            max_active_tokens: default_max_active_tokens(),
         }
     }
 }
@@ -687,6 +695,7 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| format!("http://{}", self.listen)),
             invitation_lifetime: chrono::TimeDelta::days(7),
+            max_active_tokens: self.auth.max_active_tokens,
             trusted_proxies,
         })
     }

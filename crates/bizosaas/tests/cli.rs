@@ -157,6 +157,38 @@ fn migrate_and_doctor_succeed_on_the_embedded_default() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn the_database_files_are_readable_by_their_owner_only() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir()?;
+    assert!(bizosaas(dir.path())
+        .arg("migrate")
+        .output()?
+        .status
+        .success());
+    let db = dir.path().join("bizosaas.db");
+    // A database an older version left world-readable is tightened too.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644))?;
+    assert!(bizosaas(dir.path())
+        .arg("doctor")
+        .output()?
+        .status
+        .success());
+    for name in [
+        "bizosaas.db",
+        "bizosaas.db-wal",
+        "bizosaas.db-shm",
+        "master.key",
+    ] {
+        let path = dir.path().join(name);
+        if path.exists() {
+            let mode = std::fs::metadata(&path)?.permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name}: {mode:o}");
+        }
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_checks_openbao_end_to_end_and_names_a_missing_mount() -> Result<()> {
     let dir = tempfile::tempdir()?;

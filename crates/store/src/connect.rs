@@ -92,6 +92,46 @@ pub struct PoolStats {
     pub max: u32,
 }
 
+/// The database file and its WAL and shared-memory files are this user's
+/// alone (SQLite gives the WAL files the database file's mode): created
+/// 0600 before SQLite opens it, and tightened when an older one is looser.
+fn private_sqlite_files(url: &str) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:")
+            .split('?')
+            .next()
+            .unwrap_or("");
+        if path.is_empty() || path == ":memory:" || path.starts_with("file:") {
+            return Ok(());
+        }
+        let io = |e: std::io::Error| StoreError::Config(format!("cannot open {path}: {e}"));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        for file in [
+            path.to_string(),
+            format!("{path}-wal"),
+            format!("{path}-shm"),
+        ] {
+            if std::path::Path::new(&file).exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = url;
+    Ok(())
+}
+
 impl Store {
     /// Opens a pool for the configured URL. Connections are made lazily for
     /// PostgreSQL, so a server that is down now does not stop start-up.
@@ -99,6 +139,7 @@ impl Store {
         let url = config.url.as_str();
         let pool = if url.starts_with("sqlite:") {
             disable_sqlite_memstatus();
+            private_sqlite_files(url)?;
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
                 .create_if_missing(true)

@@ -235,6 +235,18 @@ pub async fn revoke(tx: &mut TenantTx, id: TokenId) -> Result<ApiToken> {
     get(tx, id).await
 }
 
+/// How many of the tenant's tokens are not revoked.
+pub async fn count_active(tx: &mut TenantTx) -> Result<i64> {
+    let tenant = tx.scope().tenant().as_uuid();
+    let (n,): (i64,) = with_conn!(tx, |c| sqlx::query_as(
+        "SELECT COUNT(*) FROM api_tokens WHERE tenant_id = $1 AND revoked_at IS NULL"
+    )
+    .bind(tenant)
+    .fetch_one(c)
+    .await)?;
+    Ok(n)
+}
+
 /// Records that a token was used now.
 pub async fn touch(tx: &mut TenantTx, id: TokenId) -> Result<()> {
     let tenant = tx.scope().tenant().as_uuid();

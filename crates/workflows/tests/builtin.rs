@@ -134,6 +134,9 @@ async fn the_audit_log_export_writes_every_entry_once_and_is_audited_once(db: Db
     assert_eq!(out["entries"], expected);
     assert_eq!(out["pages"], expected.div_ceil(3) as u64);
     let file = app.data_dir.path().join(out["file"].as_str().unwrap());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file)?.permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "an export is its owner's alone: {mode:o}");
     let text = std::fs::read_to_string(&file)?;
     let lines: Vec<Value> = text
         .lines()

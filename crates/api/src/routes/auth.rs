@@ -14,12 +14,11 @@ use axum::Json;
 
 /// Starts a registration: emails a link that creates the account and its
 /// tenant (the user becomes owner). The answer is the same whether or not
-/// the email already has an account (that address is told so by email
-/// instead), so registering reveals nothing about who has one.
+/// the email already has an account or the workspace name is taken (the
+/// mailbox is told so instead), so registering reveals neither.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = Register, responses(
     (status = 202, description = "A link was emailed; follow it to finish", body = RegistrationSent),
     (status = 403, description = "Registration is by invitation only", body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "The tenant name is taken", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
     (status = 503, description = "The email could not be sent; nothing was kept", body = Problem, content_type = "application/problem+json"),
 ))]

@@ -152,10 +152,21 @@ fn parts_dir(ctx: &ActivityCtx, scope: &TenantScope) -> PathBuf {
         .join(format!("{}.parts", ctx.run_id))
 }
 
-/// Writes `bytes` to `path` whole or not at all.
+/// Writes `bytes` to `path` whole or not at all, readable by this user
+/// only: an export holds every member's email and address.
 async fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ActivityError> {
     let tmp = path.with_extension("tmp");
-    tokio::fs::write(&tmp, bytes).await.map_err(failure)?;
+    let mut opts = tokio::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut file = opts.open(&tmp).await.map_err(failure)?;
+    tokio::io::AsyncWriteExt::write_all(&mut file, bytes)
+        .await
+        .map_err(failure)?;
+    tokio::io::AsyncWriteExt::flush(&mut file)
+        .await
+        .map_err(failure)?;
     tokio::fs::rename(&tmp, path).await.map_err(failure)
 }
 
