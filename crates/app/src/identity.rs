@@ -15,7 +15,9 @@ use domain::{Principal, TenantId, TenantScope, UserId};
 use serde::{Deserialize, Serialize};
 use store::tenants::Tenant;
 use store::users::User;
-use store::{audit, memberships, registrations, sessions, tenants, users, StoreError};
+use store::{
+    audit, login_failures, memberships, registrations, sessions, tenants, users, StoreError,
+};
 
 /// A new account and its tenant.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -365,13 +367,18 @@ pub async fn login(
             None => None,
         },
     };
-    let now = Utc::now();
-    let locked = creds.locked_until.is_some_and(|t| t > now);
+    // Failures count per account and address, so a stranger's guesses lock
+    // out the stranger, not the account's owner.
+    let address = origin.ip.as_deref().unwrap_or("unknown").to_string();
+    let locked = login_failures::locked_until(&state.store, user.id, &address)
+        .await?
+        .is_some();
     if locked || !matches {
         let just_locked = !locked
-            && users::record_failure(
+            && login_failures::record(
                 &state.store,
                 user.id,
+                &address,
                 state.config.lockout_after,
                 state.config.lockout_for,
             )
@@ -412,9 +419,9 @@ pub async fn login(
         return Err(wrong());
     };
 
+    login_failures::clear(&state.store, user.id, &address).await?;
     let member = Principal::member(tenant_id, user.id, role);
     let mut tx = state.store.write(&member.scope()).await?;
-    users::record_success(&mut tx, user.id).await?;
     let slug = tenants::current(&mut tx).await?.slug;
     let view = open_session(
         state,

@@ -146,7 +146,8 @@ async fn the_portal_fits_a_375_pixel_phone() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_log_filters_in_the_browser() -> Result<()> {
-    let (app, _) = app_with_member(Role::Viewer).await?;
+    // An admin: the export button is theirs.
+    let (app, _) = app_with_member(Role::Admin).await?;
     let chrome = app.chrome().await?;
     chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
     chrome.goto("/settings/audit-log").await?;

@@ -165,18 +165,6 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(config.max_connections)
                 .acquire_timeout(config.acquire_timeout)
-                // Reads set the tenant for the session (see tx.rs); it is
-                // cleared before the connection goes back to the pool, so a
-                // connection is never handed out still scoped to a tenant.
-                // A connection that cannot be cleared is closed instead.
-                .after_release(|conn, _meta| {
-                    Box::pin(async move {
-                        sqlx::query("SELECT set_config('app.tenant_id', '', false)")
-                            .execute(&mut *conn)
-                            .await?;
-                        Ok(true)
-                    })
-                })
                 .connect_lazy_with(opts);
             Pool::Postgres(pool)
         } else {

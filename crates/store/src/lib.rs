@@ -16,6 +16,7 @@ pub mod changes;
 pub mod idempotency;
 pub mod identities;
 pub mod invitations;
+pub mod login_failures;
 pub mod memberships;
 pub mod registrations;
 pub mod sealed;

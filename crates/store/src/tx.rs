@@ -13,10 +13,12 @@ pub(crate) enum TxInner {
     /// SQLite reads run without BEGIN/COMMIT: each statement is atomic, and
     /// it saves two round trips to SQLite's worker thread per read.
     SqliteRead(PoolConnection<Sqlite>),
-    /// PostgreSQL reads set `app.tenant_id` for the session instead of
-    /// BEGIN / SET LOCAL / COMMIT: two round trips fewer per read. The pool
-    /// clears the setting when the connection is released.
-    PostgresRead(PoolConnection<Postgres>),
+    /// PostgreSQL reads and writes alike run in a transaction whose tenant
+    /// is set with `set_config(.., true)` (SET LOCAL): a setting that ended
+    /// with the session would outlive the client behind a transaction-mode
+    /// PgBouncer and scope the next client's statements to this tenant.
+    /// BEGIN and the setting go in one round trip.
+    PostgresRead(Transaction<'static, Postgres>),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -89,18 +91,21 @@ impl Store {
         let inner = match &self.pool {
             Pool::Sqlite(p) if write => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Sqlite(p) => TxInner::SqliteRead(p.acquire().await?),
-            Pool::Postgres(p) if !write => {
-                let mut conn = p.acquire().await?;
-                sqlx::query("SELECT set_config('app.tenant_id', $1, false)")
-                    .bind(scope.tenant().to_string())
-                    .execute(&mut *conn)
-                    .await?;
-                TxInner::PostgresRead(conn)
-            }
             Pool::Postgres(p) => {
-                let mut tx = p.begin().await?;
-                set_local(&mut tx, "app.tenant_id", &scope.tenant().to_string()).await?;
-                TxInner::Postgres(tx)
+                // A tenant id is a UUID, so it is safe to write into the
+                // statement; one simple query both begins and scopes.
+                let mode = if write { "BEGIN" } else { "BEGIN READ ONLY" };
+                let tx = p
+                    .begin_with(format!(
+                        "{mode}; SELECT set_config('app.tenant_id', '{}', true)",
+                        scope.tenant().as_uuid()
+                    ))
+                    .await?;
+                if write {
+                    TxInner::Postgres(tx)
+                } else {
+                    TxInner::PostgresRead(tx)
+                }
             }
         };
         Ok(TenantTx {
@@ -148,7 +153,8 @@ impl TenantTx {
         let tenant = self.scope.tenant();
         match self.inner {
             TxInner::Sqlite(t) => t.commit().await?,
-            TxInner::SqliteRead(_) | TxInner::PostgresRead(_) => {}
+            TxInner::SqliteRead(_) => {}
+            TxInner::PostgresRead(t) => t.commit().await?,
             TxInner::Postgres(mut t) => {
                 if !self.touched.is_empty() {
                     // Queued by PostgreSQL and delivered only if the commit succeeds.

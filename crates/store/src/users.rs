@@ -4,7 +4,7 @@
 use crate::connect::Store;
 use crate::tx::{with_conn, with_pool, TenantTx};
 use crate::Result;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use domain::validation::{DisplayName, Email};
 use domain::UserId;
 use uuid::Uuid;
@@ -29,10 +29,6 @@ pub struct Credentials {
     pub user: User,
     /// Argon2id PHC string; absent for accounts that only use single sign-on.
     pub password_hash: Option<String>,
-    /// Consecutive failed sign-ins.
-    pub failed_logins: i32,
-    /// Sign-ins are refused until then.
-    pub locked_until: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -42,8 +38,6 @@ struct Row {
     name: String,
     created_at: DateTime<Utc>,
     password_hash: Option<String>,
-    failed_logins: i32,
-    locked_until: Option<DateTime<Utc>>,
 }
 
 /// Creates an account inside a tenant transaction (registration). The email
@@ -100,12 +94,22 @@ async fn insert(
 
 /// The credentials of the account with this email, if any.
 pub async fn credentials(store: &Store, email: &Email) -> Result<Option<Credentials>> {
-    fetch_credentials(store, "SELECT id, email, name, created_at, password_hash, failed_logins, locked_until FROM users WHERE email = $1", email.as_str().to_string()).await
+    fetch_credentials(
+        store,
+        "SELECT id, email, name, created_at, password_hash FROM users WHERE email = $1",
+        email.as_str().to_string(),
+    )
+    .await
 }
 
 /// The credentials of the account with this id, if any.
 pub async fn credentials_by_id(store: &Store, id: UserId) -> Result<Option<Credentials>> {
-    fetch_credentials(store, "SELECT id, email, name, created_at, password_hash, failed_logins, locked_until FROM users WHERE id = $1", id.as_uuid()).await
+    fetch_credentials(
+        store,
+        "SELECT id, email, name, created_at, password_hash FROM users WHERE id = $1",
+        id.as_uuid(),
+    )
+    .await
 }
 
 async fn fetch_credentials<K>(
@@ -133,42 +137,7 @@ where
             created_at: r.created_at,
         },
         password_hash: r.password_hash,
-        failed_logins: r.failed_logins,
-        locked_until: r.locked_until,
     }))
-}
-
-/// Counts a failed sign-in; at `lock_after` in a row the account is locked
-/// for `lock_for`. Returns whether this failure locked it.
-pub async fn record_failure(
-    store: &Store,
-    id: UserId,
-    lock_after: i32,
-    lock_for: TimeDelta,
-) -> Result<bool> {
-    const SQL: &str = "UPDATE users SET failed_logins = failed_logins + 1, \
-        locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END \
-        WHERE id = $3 RETURNING failed_logins";
-    let until = Utc::now() + lock_for;
-    let (n,): (i32,) = with_pool!(store, |p| sqlx::query_as(SQL)
-        .bind(lock_after)
-        .bind(until)
-        .bind(id.as_uuid())
-        .fetch_one(p)
-        .await)?;
-    Ok(n == lock_after)
-}
-
-/// Clears the failure count after a successful sign-in.
-pub async fn record_success(tx: &mut TenantTx, id: UserId) -> Result<()> {
-    with_conn!(tx, |c| sqlx::query(
-        "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1"
-    )
-    .bind(id.as_uuid())
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(())
 }
 
 /// Sets a new password and clears any lockout.

@@ -126,6 +126,26 @@ impl TestDb {
         Ok(proxy)
     }
 
+    /// PostgreSQL: sends the app's connections (not migrations) through the
+    /// test cluster's PgBouncer (transaction pooling, one server connection).
+    pub fn route_through_pgbouncer(&mut self) -> anyhow::Result<()> {
+        let port = std::env::var("BIZOSAAS_TEST_PGBOUNCER_PORT").context(
+            "BIZOSAAS_TEST_PGBOUNCER_PORT is not set: run scripts/services.sh and source its env file",
+        )?;
+        let host_port = self
+            .config
+            .url
+            .rsplit_once('@')
+            .and_then(|(_, rest)| rest.split('/').next())
+            .context("a PostgreSQL URL with a host")?
+            .to_string();
+        self.config.url = self
+            .config
+            .url
+            .replace(&host_port, &format!("127.0.0.1:{port}"));
+        Ok(())
+    }
+
     /// The same database for a second app (another process, in effect). The
     /// original must outlive it.
     pub fn share(&self) -> TestDb {
