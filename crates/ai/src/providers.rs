@@ -3,7 +3,6 @@
 
 use domain::secrets::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use std::net::IpAddr;
 use std::time::Duration;
 
 /// An LLM provider.
@@ -100,7 +99,7 @@ pub enum CheckError {
 /// Checks keys against providers.
 #[derive(Clone)]
 pub struct KeyChecker {
-    http: reqwest::Client,
+    out: outbound::Outbound,
     endpoints: Endpoints,
 }
 
@@ -113,12 +112,14 @@ struct List {
 impl KeyChecker {
     /// A checker for these endpoints.
     pub fn new(endpoints: Endpoints) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a client with a timeout builds");
-        Self { http, endpoints }
+        // Compatible endpoints are URLs a tenant gives: the guarded client
+        // refuses internal addresses when it connects, redirects included.
+        let policy = outbound::Policy {
+            allow_private: endpoints.allow_private_endpoints,
+            ..Default::default()
+        };
+        let out = outbound::Outbound::new(policy, Duration::from_secs(10));
+        Self { out, endpoints }
     }
 
     /// Validates a compatible endpoint's base URL, returning it normalized.
@@ -139,21 +140,16 @@ impl KeyChecker {
         let host = url
             .host_str()
             .ok_or_else(|| CheckError::BadUrl("has no host".into()))?;
-        let ip: Option<IpAddr> = host.trim_matches(['[', ']']).parse().ok();
-        let private = host.eq_ignore_ascii_case("localhost")
-            || ip.is_some_and(|ip| match ip {
-                IpAddr::V4(v4) => {
-                    v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
-                }
-                IpAddr::V6(v6) => {
-                    v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00
-                }
-            });
-        if private && !private_ok {
-            return Err(CheckError::BadUrl(
+        // Addresses are refused here already; names when they resolve.
+        let refused = || {
+            CheckError::BadUrl(
                 "points at a loopback or private address, which this server does not allow".into(),
-            ));
+            )
+        };
+        if host.eq_ignore_ascii_case("localhost") && !private_ok {
+            return Err(refused());
         }
+        self.out.policy().check_url(&url).map_err(|_| refused())?;
         Ok(url.as_str().trim_end_matches('/').to_string())
     }
 
@@ -167,30 +163,38 @@ impl KeyChecker {
         let secret = key.expose_secret();
         let req = match provider {
             Provider::OpenAi => self
-                .http
+                .out
+                .http()
                 .get(format!("{}/models", self.endpoints.openai))
                 .bearer_auth(secret),
             Provider::Anthropic => self
-                .http
+                .out
+                .http()
                 .get(format!("{}/models", self.endpoints.anthropic))
                 .header("x-api-key", secret)
                 .header("anthropic-version", "2023-06-01"),
             Provider::OpenRouter => self
-                .http
+                .out
+                .http()
                 .get(format!("{}/key", self.endpoints.openrouter))
                 .bearer_auth(secret),
             Provider::Compatible => {
                 let base = base_url.ok_or_else(|| {
                     CheckError::BadUrl("an OpenAI-compatible service needs its `base_url`".into())
                 })?;
-                self.http
+                self.out
+                    .http()
                     .get(format!("{}/models", self.base_url(base)?))
                     .bearer_auth(secret)
             }
         };
         let label = provider.label();
-        let res = req.send().await.map_err(|e| {
-            CheckError::Unreachable(format!("{label} could not be reached: {}", without_url(&e)))
+        let res = self.out.send(req).await.map_err(|e| match e {
+            outbound::Error::Refused(r) => CheckError::BadUrl(format!("refused: {r}")),
+            outbound::Error::Transport(e) => CheckError::Unreachable(format!(
+                "{label} could not be reached: {}",
+                without_url(&e)
+            )),
         })?;
         let status = res.status();
         let retry_after = res

@@ -38,29 +38,13 @@ pub async fn not_found() -> Problem {
 }
 
 fn api_routes(state: App) -> Router<App> {
-    let public = Router::new()
-        .route("/healthz", get(routes::health::healthz))
-        .route(
-            "/auth/register",
-            axum::routing::post(routes::auth::register),
-        )
-        .route(
-            "/auth/register/confirm",
-            axum::routing::post(routes::auth::confirm_registration),
-        )
-        .route("/auth/login", axum::routing::post(routes::auth::login))
-        .route(
-            "/auth/invitations/accept",
-            axum::routing::post(routes::invitations::accept),
-        )
-        .route("/readyz", get(routes::health::readyz))
-        .route("/metrics", get(metrics::handler))
-        .route("/api/v1/openapi.json", get(routes::docs::openapi_json))
-        .route("/api/docs", get(routes::docs::reference));
-
     let protected =
         routes::api_v1().route_layer(middleware::from_fn_with_state(state, auth::require_token));
-    Router::new().merge(public).merge(protected)
+    let (documented, _) = routes::public().merge(protected).split_for_parts();
+    documented
+        .route("/metrics", get(metrics::handler))
+        .route("/api/v1/openapi.json", get(routes::docs::openapi_json))
+        .route("/api/docs", get(routes::docs::reference))
 }
 
 fn assemble(state: App, routes: Router<App>) -> Router {

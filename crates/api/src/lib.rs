@@ -16,5 +16,5 @@ pub mod routes;
 
 pub use app_router::{not_found, router, router_with};
 pub use auth::{bearer, Auth};
-pub use openapi::ApiDoc;
+pub use openapi::{document as openapi_document, ApiDoc};
 pub use problem::{ApiError, Problem};

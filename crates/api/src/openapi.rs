@@ -1,29 +1,27 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+//! The OpenAPI 3.1 document: the operations come from the routes as they
+//! are registered ([`crate::routes`]), so the document cannot miss one; the
+//! statuses every operation of a kind can answer are added in one place.
 
-use crate::routes::{
-    audit_logs, auth, health, invitations, me, members, tenant, tokens, vault_keys, workflow_runs,
-};
+use crate::routes;
+use app::App;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
 
-/// The API description served at `/api/v1/openapi.json`.
+/// What the document says besides its operations.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "BizOSaaS API", description = "Multi-tenant business platform. Errors are RFC 9457 problem+json; lists page with `limit` and `cursor`; ids are UUIDv7; creating POSTs accept `Idempotency-Key`."),
-    paths(
-        health::healthz, health::readyz,
-        audit_logs::list,
-        auth::register, auth::confirm_registration, auth::login, auth::logout, auth::logout_all, auth::switch, auth::change_password,
-        me::get, me::update,
-        members::list, members::update, members::remove,
-        invitations::create, invitations::list, invitations::revoke, invitations::accept,
-        tenant::get, tenant::update,
-        tokens::create, tokens::list, tokens::get, tokens::revoke,
-        tokens::create_personal, tokens::list_personal, tokens::revoke_personal,
-        vault_keys::add, vault_keys::list, vault_keys::test, vault_keys::revoke,
-        workflow_runs::start, workflow_runs::list, workflow_runs::get, workflow_runs::cancel, workflow_runs::retry, workflow_runs::signal,
-    ),
-    components(schemas(crate::problem::Problem, domain::validation::FieldError, domain::tokens::Scope, domain::tokens::TokenKind)),
+    components(schemas(
+        crate::problem::Problem,
+        domain::validation::FieldError,
+        domain::tokens::Scope,
+        domain::tokens::TokenKind,
+        app::audit::ExportFormat,
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness"),
@@ -38,6 +36,17 @@ use utoipa::{Modify, OpenApi};
 )]
 pub struct ApiDoc;
 
+/// The whole document: the operations of every registered route, with the
+/// statuses common to their kind.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = OpenApiRouter::<App>::with_openapi(ApiDoc::openapi())
+        .merge(routes::public())
+        .merge(routes::api_v1())
+        .split_for_parts();
+    CommonStatuses.modify(&mut doc);
+    doc
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -47,5 +56,71 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+    }
+}
+
+/// The statuses an operation answers because of what it is, not what it
+/// does: every one may time out (503); with a bearer token, 401 and 403;
+/// with a body, 400 (not JSON) and 413 (too large); with parameters, 422
+/// (a malformed id, limit or cursor).
+struct CommonStatuses;
+
+fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build();
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/problem+json", content)
+            .build(),
+    )
+}
+
+fn add(op: &mut Operation, status: &str, description: &str) {
+    op.responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| problem(description));
+}
+
+impl Modify for CommonStatuses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                add(
+                    op,
+                    "503",
+                    "Timed out, or a dependency is unavailable; retry",
+                );
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    add(op, "401", "No valid bearer token");
+                    add(op, "403", "The token or role does not allow this");
+                }
+                if op.request_body.is_some() {
+                    add(
+                        op,
+                        "400",
+                        "The body is not JSON, or not sent as application/json",
+                    );
+                    add(op, "413", "The body is larger than the server accepts");
+                    add(op, "422", "A field is invalid; `errors` names each");
+                }
+                let params = op.parameters.as_deref().unwrap_or_default();
+                if params
+                    .iter()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query))
+                {
+                    add(op, "422", "A parameter is malformed; `errors` names it");
+                }
+            }
+        }
     }
 }

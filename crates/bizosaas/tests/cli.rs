@@ -69,6 +69,41 @@ async fn serve_is_ready_on_an_empty_data_dir_and_stops_cleanly_on_sigterm() -> R
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_when_sigterm_arrives_is_answered_before_serve_exits_0() -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir()?;
+    let (mut child, base) = serve(dir.path(), &[])?;
+    let addr = base.trim_start_matches("http://").to_string();
+    let body = r#"{"email":"nobody@acme.io","password":"not a password"}"#;
+    let mut conn = tokio::net::TcpStream::connect(&addr).await?;
+    // Headers and half the body now; the rest after the signal.
+    let head = format!(
+        "POST /auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await?;
+    conn.write_all(&body.as_bytes()[..10]).await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        child.try_wait()?.is_none(),
+        "serve waits for the request in flight"
+    );
+    conn.write_all(&body.as_bytes()[10..]).await?;
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await?;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let status = terminate(&mut child)?;
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    // New connections are refused once it stopped accepting.
+    assert!(reqwest::get(format!("{base}/healthz")).await.is_err());
+    Ok(())
+}
+
 #[tokio::test]
 async fn admin_commands_give_a_token_that_the_api_accepts() -> Result<()> {
     let dir = tempfile::tempdir()?;

@@ -12,7 +12,11 @@ use axum::response::{IntoResponse, Response};
 /// Lists or exports the tenant's audit entries, newest first. Exports
 /// (`format=csv` or `jsonl`) need the admin role.
 #[utoipa::path(get, path = "/api/v1/audit-logs", tag = "audit", security(("bearer" = [])), params(AuditQuery), responses(
-    (status = 200, body = AuditPage, description = "A page (format=json), or the export as text/csv or application/jsonl"),
+    (status = 200, description = "A page (format=json), or the export as text/csv or application/jsonl", content(
+        (AuditPage = "application/json"),
+        (String = "text/csv"),
+        (String = "application/jsonl"),
+    )),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "An export without the admin role", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),

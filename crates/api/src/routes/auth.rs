@@ -20,6 +20,7 @@ use axum::Json;
     (status = 202, description = "A link was emailed; follow it to finish", body = RegistrationSent),
     (status = 403, description = "Registration is by invitation only", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json"),
     (status = 503, description = "The email could not be sent; nothing was kept", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn register(

@@ -1,6 +1,5 @@
 //! The OpenAPI document and a browsable reference rendered from it.
 
-use crate::openapi::ApiDoc;
 use crate::problem::ApiError;
 use askama::Template;
 use axum::http::header::CONTENT_TYPE;
@@ -8,12 +7,11 @@ use axum::response::{Html, IntoResponse};
 use std::sync::OnceLock;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::{RefOr, Schema};
-use utoipa::OpenApi;
 
 fn document() -> &'static (utoipa::openapi::OpenApi, String) {
     static DOC: OnceLock<(utoipa::openapi::OpenApi, String)> = OnceLock::new();
     DOC.get_or_init(|| {
-        let doc = ApiDoc::openapi();
+        let doc = crate::openapi::document();
         let json = doc.to_pretty_json().unwrap_or_default();
         (doc, json)
     })

@@ -66,6 +66,7 @@ pub async fn revoke(
     (status = 401, description = "Wrong password for the existing account", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "The link is invalid, used, withdrawn or expired", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "Too many attempts from this address", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn accept(
     State(state): State<App>,
