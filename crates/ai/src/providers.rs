@@ -99,6 +99,9 @@ pub enum CheckError {
 /// Checks keys against providers.
 #[derive(Clone)]
 pub struct KeyChecker {
+    /// For the operator's configured provider endpoints.
+    http: reqwest::Client,
+    /// For endpoints a tenant gives.
     out: outbound::Outbound,
     endpoints: Endpoints,
 }
@@ -119,7 +122,16 @@ impl KeyChecker {
             ..Default::default()
         };
         let out = outbound::Outbound::new(policy, Duration::from_secs(10));
-        Self { out, endpoints }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client with a timeout builds");
+        Self {
+            http,
+            out,
+            endpoints,
+        }
     }
 
     /// Validates a compatible endpoint's base URL, returning it normalized.
@@ -163,19 +175,16 @@ impl KeyChecker {
         let secret = key.expose_secret();
         let req = match provider {
             Provider::OpenAi => self
-                .out
-                .http()
+                .http
                 .get(format!("{}/models", self.endpoints.openai))
                 .bearer_auth(secret),
             Provider::Anthropic => self
-                .out
-                .http()
+                .http
                 .get(format!("{}/models", self.endpoints.anthropic))
                 .header("x-api-key", secret)
                 .header("anthropic-version", "2023-06-01"),
             Provider::OpenRouter => self
-                .out
-                .http()
+                .http
                 .get(format!("{}/key", self.endpoints.openrouter))
                 .bearer_auth(secret),
             Provider::Compatible => {
@@ -189,7 +198,11 @@ impl KeyChecker {
             }
         };
         let label = provider.label();
-        let res = self.out.send(req).await.map_err(|e| match e {
+        let sent = match provider {
+            Provider::Compatible => self.out.send(req).await,
+            _ => req.send().await.map_err(outbound::Error::Transport),
+        };
+        let res = sent.map_err(|e| match e {
             outbound::Error::Refused(r) => CheckError::BadUrl(format!("refused: {r}")),
             outbound::Error::Transport(e) => CheckError::Unreachable(format!(
                 "{label} could not be reached: {}",

@@ -106,6 +106,8 @@ async fn generated_requests_get_the_answers_the_document_describes() -> Result<(
         .await
         .context("Schemathesis (`st`) did not run: run scripts/services.sh, which installs it")?;
     let text = String::from_utf8_lossy(&out.stdout);
+    // The summary of what was exercised, for the test's log.
+    println!("{text}");
     assert!(
         out.status.success(),
         "Schemathesis found answers the document does not describe:\n{text}\n{}",
