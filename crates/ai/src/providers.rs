@@ -3,6 +3,7 @@
 
 use domain::secrets::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// An LLM provider.
@@ -101,8 +102,10 @@ pub enum CheckError {
 pub struct KeyChecker {
     /// For the operator's configured provider endpoints.
     http: reqwest::Client,
-    /// For endpoints a tenant gives.
-    out: outbound::Outbound,
+    /// For endpoints a tenant gives; built on first use, as most instances
+    /// never call one (each client holds its own TLS roots in memory).
+    guarded: Arc<OnceLock<outbound::Outbound>>,
+    policy: outbound::Policy,
     endpoints: Endpoints,
 }
 
@@ -121,7 +124,6 @@ impl KeyChecker {
             allow_private: endpoints.allow_private_endpoints,
             ..Default::default()
         };
-        let out = outbound::Outbound::new(policy, Duration::from_secs(10));
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
@@ -129,9 +131,15 @@ impl KeyChecker {
             .expect("a client with a timeout builds");
         Self {
             http,
-            out,
+            guarded: Arc::new(OnceLock::new()),
+            policy,
             endpoints,
         }
+    }
+
+    fn guarded(&self) -> &outbound::Outbound {
+        self.guarded
+            .get_or_init(|| outbound::Outbound::new(self.policy.clone(), Duration::from_secs(10)))
     }
 
     /// Validates a compatible endpoint's base URL, returning it normalized.
@@ -161,7 +169,7 @@ impl KeyChecker {
         if host.eq_ignore_ascii_case("localhost") && !private_ok {
             return Err(refused());
         }
-        self.out.policy().check_url(&url).map_err(|_| refused())?;
+        self.policy.check_url(&url).map_err(|_| refused())?;
         Ok(url.as_str().trim_end_matches('/').to_string())
     }
 
@@ -191,7 +199,7 @@ impl KeyChecker {
                 let base = base_url.ok_or_else(|| {
                     CheckError::BadUrl("an OpenAI-compatible service needs its `base_url`".into())
                 })?;
-                self.out
+                self.guarded()
                     .http()
                     .get(format!("{}/models", self.base_url(base)?))
                     .bearer_auth(secret)
@@ -199,7 +207,7 @@ impl KeyChecker {
         };
         let label = provider.label();
         let sent = match provider {
-            Provider::Compatible => self.out.send(req).await,
+            Provider::Compatible => self.guarded().send(req).await,
             _ => req.send().await.map_err(outbound::Error::Transport),
         };
         let res = sent.map_err(|e| match e {

@@ -223,6 +223,44 @@ async fn bad_input_is_refused_with_the_field_named(db: Db) -> Result<()> {
     Ok(())
 }
 
+async fn a_key_with_control_characters_is_refused_checked_or_not(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    for path in [
+        "/api/v1/vault/keys/openai",
+        "/api/v1/vault/keys/openai?validate=false",
+    ] {
+        for key in [
+            "sk-proj-abc\ndef-1234567",
+            "sk-proj-abc\tdef-1234567",
+            "sk-proj-\u{0}-1234567",
+        ] {
+            let res = app
+                .request(Method::POST, path, &acme.token)
+                .json(&json!({ "api_key": key }))
+                .send()
+                .await?;
+            assert_eq!(
+                res.status(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path} {key:?}"
+            );
+            let problem: Value = res.json().await?;
+            assert_eq!(problem["errors"][0]["field"], "api_key", "{problem}");
+            assert!(
+                !problem.to_string().contains("abc"),
+                "the key is not echoed: {problem}"
+            );
+        }
+    }
+    assert_eq!(app.llm.calls(), 0, "nothing was sent to the provider");
+    assert!(
+        listed(&app, &acme.token).await?.is_empty(),
+        "nothing was stored"
+    );
+    Ok(())
+}
+
 async fn only_admins_manage_keys(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
@@ -291,6 +329,7 @@ testkit::on_both_backends!(
     an_openai_compatible_service_is_checked_at_its_base_url,
     a_rate_limited_check_gives_429_with_when_to_retry,
     bad_input_is_refused_with_the_field_named,
+    a_key_with_control_characters_is_refused_checked_or_not,
     only_admins_manage_keys,
     tenant_b_can_never_read_test_or_revoke_tenant_a_keys,
 );

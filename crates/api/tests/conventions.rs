@@ -95,6 +95,52 @@ async fn bad_bodies_are_rejected_naming_the_field(db: Db) -> Result<()> {
     Ok(())
 }
 
+async fn a_body_with_data_after_its_json_is_refused_and_changes_nothing(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    for body in [
+        r#"{"name": "Renamed"}xyz"#,
+        r#"{"name": "Renamed"} {"name": "Again"}"#,
+    ] {
+        let res = app
+            .request(Method::PATCH, "/api/v1/tenant", &acme.token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        let p = problem(res, StatusCode::BAD_REQUEST).await?;
+        assert!(
+            p["detail"]
+                .as_str()
+                .unwrap()
+                .contains("after its JSON value"),
+            "{p}"
+        );
+    }
+    let tenant = app.get_json("/api/v1/tenant", &acme.token).await?;
+    assert_eq!(tenant["name"], "Acme");
+    Ok(())
+}
+
+async fn media_types_are_matched_without_regard_to_case(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    for media in [
+        "APPLICATION/JSON",
+        "Application/Json; charset=UTF-8",
+        "application/merge-patch+JSON",
+    ] {
+        let res = app
+            .request(Method::PATCH, "/api/v1/tenant", &acme.token)
+            .header("content-type", media)
+            .body(r#"{"name": "Renamed"}"#)
+            .send()
+            .await?;
+        assert_eq!(res.status(), StatusCode::OK, "{media}");
+    }
+    Ok(())
+}
+
 async fn oversize_bodies_are_refused(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
@@ -214,6 +260,8 @@ async fn the_openapi_document_describes_every_route(db: Db) -> Result<()> {
 testkit::on_both_backends!(
     unknown_routes_and_methods_are_problems,
     bad_bodies_are_rejected_naming_the_field,
+    a_body_with_data_after_its_json_is_refused_and_changes_nothing,
+    media_types_are_matched_without_regard_to_case,
     oversize_bodies_are_refused,
     bad_ids_limits_and_cursors_are_rejected_naming_the_parameter,
     request_ids_are_echoed_or_generated,
