@@ -4,31 +4,7 @@
 use anyhow::Result;
 use domain::roles::Role;
 use reqwest::StatusCode;
-use testkit::{Db, TestApp, MEMBER_PASSWORD};
-
-/// Every address of the plan a member can open (the agent detail needs an
-/// agent, which no workspace has yet; it is below).
-pub const PLAN_ROUTES: &[&str] = &[
-    "/dashboard",
-    "/ai-agents",
-    "/ai-agents/byok",
-    "/dashboard/connectors",
-    "/dashboard/connectors/wordpress",
-    "/content/pages",
-    "/content/posts",
-    "/content/media",
-    "/crm/contacts",
-    "/crm/leads",
-    "/crm/deals",
-    "/ecommerce/products",
-    "/ecommerce/orders",
-    "/ecommerce/customers",
-    "/marketing/campaigns",
-    "/analytics",
-    "/settings",
-    "/settings/integrations",
-    "/settings/billing",
-];
+use testkit::{Db, TestApp, MEMBER_PASSWORD, PLAN_ROUTES};
 
 async fn member_browser(app: &TestApp, role: Role) -> Result<testkit::Browser> {
     let acme = app.tenant("Acme").await?;

@@ -44,6 +44,20 @@ async fn new_tenant(store: &Store, name: &str) -> Result<TenantId> {
     .id)
 }
 
+/// The newest `n` audit entries the transaction's tenant may see.
+async fn page(
+    tx: &mut store::TenantTx,
+    n: u32,
+) -> Result<domain::paging::Page<domain::audit::AuditEntry>> {
+    Ok(audit::list(
+        tx,
+        &AuditFilter::default(),
+        None,
+        Limit::parse(Some(n)).unwrap(),
+    )
+    .await?)
+}
+
 async fn backend_pid(c: &mut sqlx::PgConnection) -> Result<i32> {
     let (p,): (i32,) = sqlx::query_as("SELECT pg_backend_pid()")
         .fetch_one(c)
@@ -85,25 +99,13 @@ async fn no_tenant_setting_outlives_a_read_or_a_write_through_the_pooler() -> Re
     assert_eq!(tenant_setting(&mut observer).await?, None, "after a write");
 
     let mut tx = store.read(&scope).await?;
-    audit::list(
-        &mut tx,
-        &AuditFilter::default(),
-        None,
-        Limit::parse(Some(10)).unwrap(),
-    )
-    .await?;
+    page(&mut tx, 10).await?;
     tx.commit().await?;
     assert_eq!(tenant_setting(&mut observer).await?, None, "after a read");
 
     // Nor does one dropped half way.
     let mut tx = store.read(&scope).await?;
-    audit::list(
-        &mut tx,
-        &AuditFilter::default(),
-        None,
-        Limit::parse(Some(10)).unwrap(),
-    )
-    .await?;
+    page(&mut tx, 10).await?;
     drop(tx);
     assert_eq!(
         tenant_setting(&mut observer).await?,
@@ -134,13 +136,7 @@ async fn two_tenants_interleaved_on_one_server_connection_never_see_each_others_
                 audit::record(&mut tx, NewAuditEntry::new(&mine, "thing", None)).await?;
                 tx.commit().await?;
                 let mut tx = store.read(&scope).await?;
-                let page = audit::list(
-                    &mut tx,
-                    &AuditFilter::default(),
-                    None,
-                    Limit::parse(Some(200)).unwrap(),
-                )
-                .await?;
+                let page = page(&mut tx, 200).await?;
                 tx.commit().await?;
                 let writes: Vec<_> = page
                     .items

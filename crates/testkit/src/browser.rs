@@ -130,3 +130,27 @@ impl Browser {
         .await
     }
 }
+
+/// Every address of the plan's portal (its section 4.1) a member can open;
+/// the agent detail needs an agent, which no workspace has yet.
+pub const PLAN_ROUTES: &[&str] = &[
+    "/dashboard",
+    "/ai-agents",
+    "/ai-agents/byok",
+    "/dashboard/connectors",
+    "/dashboard/connectors/wordpress",
+    "/content/pages",
+    "/content/posts",
+    "/content/media",
+    "/crm/contacts",
+    "/crm/leads",
+    "/crm/deals",
+    "/ecommerce/products",
+    "/ecommerce/orders",
+    "/ecommerce/customers",
+    "/marketing/campaigns",
+    "/analytics",
+    "/settings",
+    "/settings/integrations",
+    "/settings/billing",
+];

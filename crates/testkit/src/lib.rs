@@ -18,7 +18,7 @@ pub mod temporal;
 pub mod vault;
 
 pub use app::{TestApp, TestTenant, WorkflowSetup, MEMBER_PASSWORD};
-pub use browser::{Browser, Page};
+pub use browser::{Browser, Page, PLAN_ROUTES};
 pub use db::{Db, TestDb};
 pub use outbox::MemoryOutbox;
 
