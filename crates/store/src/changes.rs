@@ -76,6 +76,10 @@ pub struct Changes {
     /// How long a cached value may be trusted when changes by other processes
     /// are not announced at all (SQLite: the admin CLI on the same file).
     unannounced_for: Option<Duration>,
+    /// Tags this store's notices: its own come back from PostgreSQL after
+    /// they were applied at commit, and a second bump would outdate what
+    /// was cached in between for nothing.
+    origin: u64,
 }
 
 impl Changes {
@@ -86,6 +90,7 @@ impl Changes {
             // Until a PostgreSQL listener runs, other instances are unheard.
             complete: AtomicBool::new(!backend_announces),
             unannounced_for: (!backend_announces).then_some(Duration::from_secs(1)),
+            origin: rand_origin(),
         }
     }
 
@@ -142,20 +147,29 @@ impl Changes {
     }
 
     fn apply(&self, payload: &str) {
-        let parsed = payload
-            .split_once(' ')
-            .and_then(|(t, topic)| Some((uuid::Uuid::parse_str(t).ok()?, Topic::parse(topic)?)));
-        match parsed {
-            Some((tenant, topic)) => self.bump(TenantId::from_uuid(tenant), topic),
+        let mut fields = payload.split(' ');
+        let tenant = fields.next().and_then(|t| uuid::Uuid::parse_str(t).ok());
+        let topic = fields.next().and_then(Topic::parse);
+        let origin = fields.next().and_then(|o| o.parse::<u64>().ok());
+        match (tenant, topic) {
+            // Already applied when this store's transaction committed.
+            _ if origin == Some(self.origin) => {}
+            (Some(tenant), Some(topic)) => self.bump(TenantId::from_uuid(tenant), topic),
             // A notice from a newer version: unknown, so assume anything changed.
-            None => self.forget_all(),
+            _ => self.forget_all(),
         }
+    }
+
+    /// The notice payload for a tenant's topic changed by this store.
+    pub(crate) fn payload(&self, tenant: TenantId, topic: Topic) -> String {
+        format!("{} {} {}", tenant.as_uuid(), topic.as_str(), self.origin)
     }
 }
 
-/// The notice payload for a tenant's topic.
-pub(crate) fn payload(tenant: TenantId, topic: Topic) -> String {
-    format!("{} {}", tenant.as_uuid(), topic.as_str())
+/// A tag unique to this store among those listening.
+fn rand_origin() -> u64 {
+    let id = uuid::Uuid::now_v7().as_u128();
+    (id as u64) ^ ((id >> 64) as u64)
 }
 
 impl Store {
@@ -260,11 +274,25 @@ mod tests {
         let (a, b) = (tenant(), tenant());
         let then_a = changes.stamp(a, Topic::Secrets).unwrap();
         let then_b = changes.stamp(b, Topic::Secrets).unwrap();
-        changes.apply(&payload(a, Topic::Secrets));
+        let elsewhere = Changes::new(true);
+        changes.apply(&elsewhere.payload(a, Topic::Secrets));
         assert!(!changes.still_current(&then_a, a, Topic::Secrets));
         assert!(changes.still_current(&then_b, b, Topic::Secrets));
         changes.apply("something from a newer release");
         assert!(!changes.still_current(&then_b, b, Topic::Secrets));
+    }
+
+    #[test]
+    fn a_stores_own_notice_coming_back_changes_nothing() {
+        let changes = Changes::new(true);
+        changes.set_complete(true);
+        let a = tenant();
+        changes.bump(a, Topic::AuditLog); // at commit
+        let cached = changes.stamp(a, Topic::AuditLog).unwrap();
+        changes.apply(&changes.payload(a, Topic::AuditLog)); // the echo
+        assert!(changes.still_current(&cached, a, Topic::AuditLog));
+        changes.apply(&format!("{} audit_log", a.as_uuid())); // an older release's notice
+        assert!(!changes.still_current(&cached, a, Topic::AuditLog));
     }
 
     #[test]

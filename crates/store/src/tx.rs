@@ -1,6 +1,6 @@
 //! Transactions scoped to one tenant.
 
-use crate::changes::{payload, Changes, Topic, CHANNEL};
+use crate::changes::{Changes, Topic, CHANNEL};
 use crate::connect::{Pool, Store};
 use crate::Result;
 use domain::TenantScope;
@@ -161,7 +161,7 @@ impl TenantTx {
                     let payloads: Vec<String> = self
                         .touched
                         .iter()
-                        .map(|&topic| payload(tenant, topic))
+                        .map(|&topic| self.changes.payload(tenant, topic))
                         .collect();
                     sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
                         .bind(CHANNEL)
