@@ -101,6 +101,8 @@ async fn generated_requests_get_the_answers_the_document_describes() -> Result<(
         .args(["--header", &format!("Authorization: Bearer {}", acme.token)])
         .arg("--report-dir")
         .arg(report.path())
+        // It keeps a cache of what it found in its working directory.
+        .current_dir(report.path())
         .kill_on_drop(true)
         .output()
         .await
