@@ -111,18 +111,8 @@ impl TestDb {
     /// PostgreSQL: sends the app's connections (not migrations) through a
     /// proxy the test can cut or stall, and returns it.
     pub async fn route_through_proxy(&mut self) -> anyhow::Result<crate::proxy::TcpProxy> {
-        let host_port = self
-            .config
-            .url
-            .rsplit_once('@')
-            .and_then(|(_, rest)| rest.split('/').next())
-            .context("a PostgreSQL URL with a host")?
-            .to_string();
-        let proxy = crate::proxy::TcpProxy::start(host_port.clone()).await?;
-        self.config.url = self
-            .config
-            .url
-            .replace(&host_port, &format!("127.0.0.1:{}", proxy.port()));
+        let proxy = crate::proxy::TcpProxy::start(self.host_port()?).await?;
+        self.connect_at(proxy.port())?;
         Ok(proxy)
     }
 
@@ -132,13 +122,26 @@ impl TestDb {
         let port = std::env::var("BIZOSAAS_TEST_PGBOUNCER_PORT").context(
             "BIZOSAAS_TEST_PGBOUNCER_PORT is not set: run scripts/services.sh and source its env file",
         )?;
-        let host_port = self
+        self.connect_at(
+            port.parse()
+                .context("BIZOSAAS_TEST_PGBOUNCER_PORT is a port")?,
+        )
+    }
+
+    /// PostgreSQL: the `host:port` the app's connections go to.
+    fn host_port(&self) -> anyhow::Result<String> {
+        Ok(self
             .config
             .url
             .rsplit_once('@')
             .and_then(|(_, rest)| rest.split('/').next())
             .context("a PostgreSQL URL with a host")?
-            .to_string();
+            .to_string())
+    }
+
+    /// PostgreSQL: sends the app's connections to another local port.
+    fn connect_at(&mut self, port: u16) -> anyhow::Result<()> {
+        let host_port = self.host_port()?;
         self.config.url = self
             .config
             .url
