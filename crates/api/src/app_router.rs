@@ -40,7 +40,8 @@ pub async fn not_found() -> Problem {
 fn api_routes(state: App) -> Router<App> {
     let protected =
         routes::api_v1().route_layer(middleware::from_fn_with_state(state, auth::require_token));
-    let (documented, _) = routes::public().merge(protected).split_for_parts();
+    let (documented, doc) = crate::openapi::documented(protected);
+    routes::docs::install(doc);
     documented
         .route("/metrics", get(metrics::handler))
         .route("/api/v1/openapi.json", get(routes::docs::openapi_json))

@@ -39,12 +39,19 @@ pub struct ApiDoc;
 /// The whole document: the operations of every registered route, with the
 /// statuses common to their kind.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, mut doc) = OpenApiRouter::<App>::with_openapi(ApiDoc::openapi())
+    documented(routes::api_v1()).1
+}
+
+/// The public and the given authenticated routes, and the document they make.
+pub(crate) fn documented(
+    protected: OpenApiRouter<App>,
+) -> (axum::Router<App>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = OpenApiRouter::<App>::with_openapi(ApiDoc::openapi())
         .merge(routes::public())
-        .merge(routes::api_v1())
+        .merge(protected)
         .split_for_parts();
     CommonStatuses.modify(&mut doc);
-    doc
+    (router, doc)
 }
 
 struct BearerAuth;

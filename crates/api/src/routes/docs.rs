@@ -8,18 +8,23 @@ use std::sync::OnceLock;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::{RefOr, Schema};
 
-fn document() -> &'static (utoipa::openapi::OpenApi, String) {
-    static DOC: OnceLock<(utoipa::openapi::OpenApi, String)> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let doc = crate::openapi::document();
-        let json = doc.to_pretty_json().unwrap_or_default();
-        (doc, json)
-    })
+static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+
+/// Keeps the document the router was built with, so serving it does not
+/// assemble it a second time.
+pub(crate) fn install(doc: utoipa::openapi::OpenApi) {
+    let _ = DOC.set(doc);
+}
+
+fn document() -> &'static utoipa::openapi::OpenApi {
+    DOC.get_or_init(crate::openapi::document)
 }
 
 /// `GET /api/v1/openapi.json`.
 pub async fn openapi_json() -> impl IntoResponse {
-    ([(CONTENT_TYPE, "application/json")], document().1.as_str())
+    static JSON: OnceLock<String> = OnceLock::new();
+    let json = JSON.get_or_init(|| document().to_pretty_json().unwrap_or_default());
+    ([(CONTENT_TYPE, "application/json")], json.as_str())
 }
 
 struct Param {
@@ -245,7 +250,7 @@ fn operation(method: &str, path: &str, op: &Operation) -> Op {
 
 /// `GET /api/docs`: the reference, rendered on the server from the document.
 pub async fn reference() -> Result<Html<String>, ApiError> {
-    let doc = &document().0;
+    let doc = document();
     let mut ops = Vec::new();
     for (path, item) in doc.paths.paths.iter() {
         for (method, op) in [
