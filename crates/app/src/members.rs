@@ -100,6 +100,22 @@ async fn ensure_not_last_owner(tx: &mut TenantTx, current: Role) -> Result<(), A
     Ok(())
 }
 
+/// The member an admin is about to change, in a write transaction: their
+/// id and current role.
+async fn open_membership(
+    state: &App,
+    who: &Principal,
+    user_id: &str,
+) -> Result<(store::TenantTx, UserId, Role), AppError> {
+    let scope = access::require(who, Scope::Admin)?;
+    let user: UserId = parse_id(user_id, "user_id")?;
+    let mut tx = state.store.write(&scope).await?;
+    let current = memberships::role_of(&mut tx, user)
+        .await?
+        .ok_or_else(|| not_member(StoreError::NotFound))?;
+    Ok((tx, user, current))
+}
+
 /// Changes a member's role (admin; owners only for owners). The member's
 /// sessions end, so the new role applies at once.
 pub async fn update(
@@ -109,12 +125,7 @@ pub async fn update(
     user_id: &str,
     body: UpdateMember,
 ) -> Result<MemberView, AppError> {
-    let scope = access::require(who, Scope::Admin)?;
-    let user: UserId = parse_id(user_id, "user_id")?;
-    let mut tx = state.store.write(&scope).await?;
-    let current = memberships::role_of(&mut tx, user)
-        .await?
-        .ok_or_else(|| not_member(StoreError::NotFound))?;
+    let (mut tx, user, current) = open_membership(state, who, user_id).await?;
     may_manage(who, current == Role::Owner, Some(body.role))?;
     if body.role != Role::Owner {
         ensure_not_last_owner(&mut tx, current).await?;
@@ -146,12 +157,7 @@ pub async fn remove(
     origin: RequestOrigin,
     user_id: &str,
 ) -> Result<(), AppError> {
-    let scope = access::require(who, Scope::Admin)?;
-    let user: UserId = parse_id(user_id, "user_id")?;
-    let mut tx = state.store.write(&scope).await?;
-    let current = memberships::role_of(&mut tx, user)
-        .await?
-        .ok_or_else(|| not_member(StoreError::NotFound))?;
+    let (mut tx, user, current) = open_membership(state, who, user_id).await?;
     may_manage(who, current == Role::Owner, None)?;
     ensure_not_last_owner(&mut tx, current).await?;
     let ended = sessions::revoke_all_of_user(&mut tx, user).await?;

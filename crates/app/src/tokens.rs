@@ -81,6 +81,15 @@ pub struct TokenPage {
     pub next_cursor: Option<String>,
 }
 
+impl From<domain::paging::Page<repo::ApiToken>> for TokenPage {
+    fn from(page: domain::paging::Page<repo::ApiToken>) -> Self {
+        Self {
+            items: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
 /// Creates a tenant token (admin), with no scope beyond the caller's own.
 /// Send `Idempotency-Key` to make retries safe.
 pub async fn create(
@@ -200,10 +209,7 @@ pub async fn list(state: &App, who: &Principal, q: PageParams) -> Result<TokenPa
     let mut tx = state.store.read(&scope).await?;
     let page = repo::list(&mut tx, cursor, limit).await?;
     tx.commit().await?;
-    Ok(TokenPage {
-        items: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
-    })
+    Ok(page.into())
 }
 
 /// The signed-in user's personal tokens, newest first.
@@ -217,10 +223,7 @@ pub async fn list_personal(
     let mut tx = state.store.read(&scope).await?;
     let page = repo::list_personal(&mut tx, user, cursor, limit).await?;
     tx.commit().await?;
-    Ok(TokenPage {
-        items: page.items.into_iter().map(Into::into).collect(),
-        next_cursor: page.next_cursor,
-    })
+    Ok(page.into())
 }
 
 /// Revokes one of the signed-in user's personal tokens at once.
