@@ -8,6 +8,7 @@ mod app_router;
 mod auth;
 pub mod extract;
 pub mod idempotency;
+pub mod listener;
 mod metrics;
 mod openapi;
 mod problem;

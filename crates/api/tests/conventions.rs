@@ -175,6 +175,59 @@ async fn oversize_bodies_are_refused(db: Db) -> Result<()> {
     Ok(())
 }
 
+/// Refused by the HTTP parser before any route runs, and still a problem.
+async fn parser_refusal(res: reqwest::Response, status: StatusCode) -> Result<()> {
+    assert_eq!(res.status(), status);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let p: Value = res.json().await?;
+    assert_eq!(p["status"], status.as_u16());
+    assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()), "{p}");
+    Ok(())
+}
+
+async fn a_100_kb_query_string_gets_a_414_problem(db: Db) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    // HTTP clients refuse to send a target this long, so it goes by hand.
+    let mut conn = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://")).await?;
+    let target = format!("/api/v1/audit-logs?action={}", "a".repeat(100 * 1024));
+    let request = format!(
+        "GET {target} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {}\r\nconnection: close\r\n\r\n",
+        acme.token
+    );
+    conn.write_all(request.as_bytes()).await?;
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await?;
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a whole response");
+    let head = head.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 414 "), "{head}");
+    assert!(
+        head.contains("content-type: application/problem+json"),
+        "{head}"
+    );
+    let p: Value = serde_json::from_str(body)?;
+    assert_eq!(p["status"], 414);
+    assert!(
+        p["detail"].as_str().is_some_and(|d| d.contains("POST")),
+        "{p}"
+    );
+    let fine = app.get("/api/v1/audit-logs", &acme.token).send().await?;
+    assert_eq!(fine.status(), StatusCode::OK, "the server still serves");
+    Ok(())
+}
+
+async fn headers_too_large_get_a_431_problem(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let res = app
+        .get("/api/v1/tokens", &acme.token)
+        .header("x-padding", "p".repeat(512 * 1024))
+        .send()
+        .await?;
+    parser_refusal(res, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await
+}
+
 async fn bad_ids_limits_and_cursors_are_rejected_naming_the_parameter(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
@@ -263,6 +316,8 @@ testkit::on_both_backends!(
     a_body_with_data_after_its_json_is_refused_and_changes_nothing,
     media_types_are_matched_without_regard_to_case,
     oversize_bodies_are_refused,
+    a_100_kb_query_string_gets_a_414_problem,
+    headers_too_large_get_a_431_problem,
     bad_ids_limits_and_cursors_are_rejected_naming_the_parameter,
     request_ids_are_echoed_or_generated,
     the_openapi_document_describes_every_route,

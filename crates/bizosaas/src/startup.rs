@@ -166,11 +166,7 @@ impl App {
             ..
         } = self;
         let stopping = stop.clone();
-        let serve = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let serve = api::listener::serve(listener, router, async move {
             shutdown.await;
             stopping.cancel();
         });
