@@ -37,3 +37,7 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+# nextest runs no doctests; the store's say which transactions its
+# functions refuse, and are compile-fail tests.
+echo "== doctests (store)"
+cargo test -p store --doc --quiet

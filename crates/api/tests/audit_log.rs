@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use domain::audit::{NewAuditEntry, RequestOrigin};
-use domain::TenantScope;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -322,7 +321,9 @@ async fn an_entry_written_by_another_instance_is_listed_within_a_second(db: Db) 
 
     // Another server (PostgreSQL) or the admin CLI (SQLite) on the same database.
     let other = app.db.store().await?;
-    let mut tx = other.write(&TenantScope::system(acme.id)).await?;
+    let mut tx = other
+        .write(&domain::Principal::operator(acme.id).scope())
+        .await?;
     store::audit::record(
         &mut tx,
         NewAuditEntry {

@@ -9,7 +9,7 @@
 use crate::{App, AppError};
 use chrono::Utc;
 use domain::tokens::{hash_token, looks_like_session, looks_like_token, Scope, TokenKind};
-use domain::{Actor, Principal, TenantScope, TokenId, UserId};
+use domain::{Actor, Principal, SystemJob, SystemScope, TenantScope, TokenId, UserId};
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
@@ -128,10 +128,8 @@ pub async fn resolve(state: &App, presented: &str) -> Result<Principal, AppError
     }
     let principal = match (token.kind, token.created_by) {
         (TokenKind::Personal, Some(user)) => {
-            let mut tx = state
-                .store
-                .read(&TenantScope::system(token.tenant_id))
-                .await?;
+            let check = SystemScope::new(token.tenant_id, SystemJob::CredentialCheck);
+            let mut tx = state.store.system_read(&check).await?;
             let role = memberships::role_of(&mut tx, user).await?;
             tx.commit().await?;
             let role = role.ok_or_else(|| {
@@ -177,8 +175,8 @@ async fn resolve_session(state: &App, hash: String) -> Result<Principal, AppErro
     if s.expires_at <= now || now - s.last_seen_at > state.config.session_idle {
         return Err(ended("has expired"));
     }
-    let system = TenantScope::system(s.tenant_id);
-    let mut tx = state.store.read(&system).await?;
+    let check = SystemScope::new(s.tenant_id, SystemJob::CredentialCheck);
+    let mut tx = state.store.system_read(&check).await?;
     let role = memberships::role_of(&mut tx, s.user_id).await?;
     tx.commit().await?;
     let role = role.ok_or_else(|| ended("belongs to a membership that was removed"))?;

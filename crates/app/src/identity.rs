@@ -11,7 +11,7 @@ use domain::email::OutgoingEmail;
 use domain::roles::Role;
 use domain::tokens::{self, hash_token, looks_like_session};
 use domain::validation::{DisplayName, Email, FieldError};
-use domain::{Principal, TenantId, TenantScope, UserId};
+use domain::{Principal, SystemJob, SystemScope, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 use store::tenants::Tenant;
 use store::users::User;
@@ -385,7 +385,8 @@ pub async fn login(
             .await?;
         // Audited in the tenant asked for, else the user's first one.
         if let Some((tenant_id, _)) = chosen.or_else(|| tenants_of_user.first().copied()) {
-            let mut tx = state.store.write(&TenantScope::system(tenant_id)).await?;
+            let check = SystemScope::new(tenant_id, SystemJob::CredentialCheck);
+            let mut tx = state.store.system_write(&check).await?;
             let action = if locked {
                 "auth.login_refused_locked"
             } else {
@@ -597,7 +598,8 @@ pub async fn change_password(
     let hash = hash_password(body.new_password).await?;
     users::set_password(&state.store, user_id, &hash).await?;
     for (tenant, _) in memberships::of_user(&state.store, user_id).await? {
-        let mut tx = state.store.write(&TenantScope::system(tenant)).await?;
+        let check = SystemScope::new(tenant, SystemJob::CredentialCheck);
+        let mut tx = state.store.system_write(&check).await?;
         let ended = sessions::revoke_all_of_user(&mut tx, user_id).await?;
         let entry = NewAuditEntry::new("user.password_change", "user", Some(user_id.to_string()))
             .with_metadata(serde_json::json!({ "sessions_ended": ended }))

@@ -85,7 +85,7 @@ pub async fn list(state: &App, who: &Principal, q: RunQuery) -> Result<RunPage, 
     let items = state
         .workflows
         .list(
-            scope.tenant(),
+            &scope,
             RunFilter {
                 status,
                 limit,
@@ -104,7 +104,7 @@ pub async fn list(state: &App, who: &Principal, q: RunQuery) -> Result<RunPage, 
 pub async fn get(state: &App, who: &Principal, id: &str) -> Result<RunDetail, AppError> {
     let scope = access::require(who, Scope::Read)?;
     let id: RunId = parse_id(id, "id")?;
-    Ok(state.workflows.get(scope.tenant(), id).await?)
+    Ok(state.workflows.get(&scope, id).await?)
 }
 
 /// Asks a run to stop (admin); it ends as `cancelled`.

@@ -8,7 +8,7 @@ use domain::audit::NewAuditEntry;
 use domain::roles::Role;
 use domain::tokens::Scope;
 use domain::validation::{DisplayName, Email};
-use domain::TenantScope;
+use domain::Principal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use store::{audit, memberships, sessions, tenants, tokens as token_repo, users, Store};
@@ -206,7 +206,7 @@ async fn admin(config: &Config, store: &Store, cmd: AdminCommand) -> anyhow::Res
                 .await?
                 .with_context(|| format!("no tenant `{tenant}`"))?;
             let email = Email::parse(&email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
-            let scope = TenantScope::system(t.id);
+            let scope = Principal::operator(t.id).scope();
             match users::credentials(store, &email).await? {
                 Some(existing) => {
                     let mut tx = store.write(&scope).await?;
@@ -259,7 +259,7 @@ async fn admin(config: &Config, store: &Store, cmd: AdminCommand) -> anyhow::Res
             users::set_password(store, creds.user.id, &hash).await?;
             let mut ended = 0;
             for (tenant, _) in memberships::of_user(store, creds.user.id).await? {
-                let mut tx = store.write(&TenantScope::system(tenant)).await?;
+                let mut tx = store.write(&Principal::operator(tenant).scope()).await?;
                 ended += sessions::revoke_all_of_user(&mut tx, creds.user.id).await?;
                 audit::record(
                     &mut tx,
@@ -288,7 +288,7 @@ async fn admin(config: &Config, store: &Store, cmd: AdminCommand) -> anyhow::Res
                 .await?
                 .with_context(|| format!("no tenant `{tenant}`"))?;
             let label = DisplayName::parse(&name).map_err(|m| anyhow::anyhow!("--name {m}"))?;
-            let mut tx = store.write(&TenantScope::system(t.id)).await?;
+            let mut tx = store.write(&Principal::operator(t.id).scope()).await?;
             let (token, secret) =
                 token_repo::issue(&mut tx, &label, &scopes, Default::default()).await?;
             tx.commit().await?;

@@ -1,7 +1,7 @@
 //! The audit log: one row per change, written with the change.
 
 use crate::ids::{AuditId, TenantId, TokenId, UserId};
-use crate::tenancy::TenantScope;
+use crate::tenancy::Scoped;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -93,7 +93,7 @@ impl NewAuditEntry {
         self
     }
     /// The stored form, stamped now.
-    pub fn into_entry(self, scope: &TenantScope) -> AuditEntry {
+    pub fn into_entry(self, scope: &impl Scoped) -> AuditEntry {
         AuditEntry {
             id: AuditId::new(),
             tenant_id: scope.tenant(),

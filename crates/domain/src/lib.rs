@@ -15,4 +15,4 @@ pub mod validation;
 pub mod workflows;
 
 pub use ids::{AuditId, InvitationId, RunId, ScheduleId, SessionId, TenantId, TokenId, UserId};
-pub use tenancy::{Actor, Principal, TenantScope};
+pub use tenancy::{Actor, Principal, Scoped, SystemJob, SystemScope, TenantScope};

@@ -1,9 +1,11 @@
 //! Who is asking, and on behalf of which tenant.
 //!
-//! A [`TenantScope`] is the only way into tenant data. It is built from a
-//! [`Principal`] (an authenticated request) or, explicitly, for operator
-//! commands run by whoever holds the database credentials. Repositories take
-//! it by reference, so a query cannot be written without one.
+//! A [`TenantScope`] is the way into tenant data, and only a [`Principal`]
+//! (an authenticated caller) builds one. Work that no request asked for (the
+//! operator's commands, credential checks before a caller is known, the
+//! workflow runner, purges, the local secret store) gets a [`SystemScope`]
+//! that names its job instead; the store hands it a different kind of
+//! transaction, which the tenant repositories do not accept.
 
 use crate::ids::{TenantId, TokenId, UserId};
 use crate::roles::Role;
@@ -17,7 +19,8 @@ pub enum Actor {
     User(UserId),
     /// An API token (tenant token or a user's personal token).
     Token(TokenId),
-    /// The operator, through the `bizosaas admin` command line.
+    /// The platform itself: the operator's `bizosaas admin` command line,
+    /// or a job of its own (see [`SystemJob`]).
     System,
 }
 
@@ -56,6 +59,11 @@ impl Principal {
             scopes,
             role: None,
         }
+    }
+    /// The operator at `bizosaas admin`, who proved who they are by holding
+    /// the database credentials and the master key; acts as the platform.
+    pub fn operator(tenant: TenantId) -> Self {
+        Self::authenticated(tenant, Actor::System, vec![Scope::Admin])
     }
     /// A signed-in member: the scopes follow from the role.
     pub fn member(tenant: TenantId, user: UserId, role: Role) -> Self {
@@ -118,14 +126,6 @@ pub struct TenantScope {
 }
 
 impl TenantScope {
-    /// For operator commands (`bizosaas admin`) and background jobs that act
-    /// for a tenant they already know; never built from request input.
-    pub fn system(tenant: TenantId) -> Self {
-        Self {
-            tenant,
-            actor: Actor::System,
-        }
-    }
     /// The tenant.
     pub fn tenant(&self) -> TenantId {
         self.tenant
@@ -133,5 +133,73 @@ impl TenantScope {
     /// Who acts within it.
     pub fn actor(&self) -> Actor {
         self.actor
+    }
+}
+
+/// Platform work for one tenant that no authenticated caller asked for.
+/// Only the few repository functions written for such work accept it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SystemScope {
+    tenant: TenantId,
+    job: SystemJob,
+}
+
+/// Why the platform touches a tenant's data on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SystemJob {
+    /// `bizosaas admin`, run by whoever holds the database credentials.
+    Operator,
+    /// Creating a workspace for someone who is registering.
+    Registration,
+    /// Checking a presented credential (the member's role, a failed sign-in,
+    /// sessions ended by a password change) before or instead of a caller.
+    CredentialCheck,
+    /// The workflow runner recording runs and their steps.
+    WorkflowRunner,
+    /// Purging what has expired.
+    Maintenance,
+    /// The local sealed secret store reading and writing its rows.
+    SecretStore,
+}
+
+impl SystemScope {
+    /// Scope for `job` on `tenant`.
+    pub fn new(tenant: TenantId, job: SystemJob) -> Self {
+        Self { tenant, job }
+    }
+    /// The tenant.
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+    /// The job.
+    pub fn job(&self) -> SystemJob {
+        self.job
+    }
+}
+
+/// What a transaction is scoped by: the tenant whose rows it may touch and
+/// who is recorded as acting.
+pub trait Scoped {
+    /// The tenant.
+    fn tenant(&self) -> TenantId;
+    /// Who acts (the platform itself for a [`SystemScope`]).
+    fn actor(&self) -> Actor;
+}
+
+impl Scoped for TenantScope {
+    fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+    fn actor(&self) -> Actor {
+        self.actor
+    }
+}
+
+impl Scoped for SystemScope {
+    fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+    fn actor(&self) -> Actor {
+        Actor::System
     }
 }

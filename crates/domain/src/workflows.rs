@@ -366,11 +366,15 @@ pub trait WorkflowEngine: Send + Sync {
     /// Starts a run, or returns the existing one with the same dedup key.
     fn start(&self, req: StartRun) -> EngineFuture<'_, Started>;
 
-    /// A tenant's run with its history.
-    fn get(&self, tenant: TenantId, id: RunId) -> EngineFuture<'_, RunDetail>;
+    /// One of the caller's tenant's runs with its history.
+    fn get<'a>(&'a self, scope: &'a TenantScope, id: RunId) -> EngineFuture<'a, RunDetail>;
 
-    /// A tenant's runs, newest first.
-    fn list(&self, tenant: TenantId, filter: RunFilter) -> EngineFuture<'_, Vec<RunSummary>>;
+    /// The caller's tenant's runs, newest first.
+    fn list<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        filter: RunFilter,
+    ) -> EngineFuture<'a, Vec<RunSummary>>;
 
     /// Asks a run to stop; it ends as cancelled.
     fn cancel<'a>(&'a self, scope: &'a TenantScope, id: RunId) -> EngineFuture<'a, RunSummary>;

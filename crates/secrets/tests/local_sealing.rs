@@ -19,12 +19,16 @@ async fn setup(db: Db) -> Result<(TestDb, store::Store, domain::TenantId, tempfi
     Ok((test_db, store, tenant, tempfile::tempdir()?))
 }
 
+fn secret_store(tenant: domain::TenantId) -> domain::SystemScope {
+    domain::SystemScope::new(tenant, domain::SystemJob::SecretStore)
+}
+
 async fn raw_ciphertext(
     store: &store::Store,
     tenant: domain::TenantId,
     path: &str,
 ) -> Result<store::sealed::SealedRow> {
-    let mut tx = store.read(&domain::TenantScope::system(tenant)).await?;
+    let mut tx = store.system_read(&secret_store(tenant)).await?;
     let row = store::sealed::get(&mut tx, path).await?.expect("row");
     tx.commit().await?;
     Ok(row)
@@ -35,7 +39,7 @@ async fn overwrite(
     tenant: domain::TenantId,
     row: &store::sealed::SealedRow,
 ) -> Result<()> {
-    let mut tx = store.write(&domain::TenantScope::system(tenant)).await?;
+    let mut tx = store.system_write(&secret_store(tenant)).await?;
     store::sealed::put(&mut tx, row).await?;
     tx.commit().await?;
     Ok(())

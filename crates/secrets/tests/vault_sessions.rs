@@ -7,7 +7,6 @@ use anyhow::Result;
 use domain::audit::RequestOrigin;
 use domain::secrets::{ExposeSecret, Secret, SecretPath, SecretStore, SecretStoreError};
 use domain::validation::DisplayName;
-use domain::TenantScope;
 use secrets::vault::{VaultAuth, VaultStore};
 use std::time::{Duration, Instant};
 use testkit::vault::TestVault;
@@ -74,7 +73,9 @@ async fn a_revocation_on_one_instance_clears_the_cache_of_another(db: Db) -> Res
         &Secret::single("api_key", "sk-cached".to_string().into()),
     )
     .await?;
-    let mut tx = store_b.write(&TenantScope::system(tenant)).await?;
+    let mut tx = store_b
+        .write(&domain::Principal::operator(tenant).scope())
+        .await?;
     store::api_keys::upsert(
         &mut tx,
         store::api_keys::NewApiKeyRef {
@@ -92,7 +93,9 @@ async fn a_revocation_on_one_instance_clears_the_cache_of_another(db: Db) -> Res
 
     // Instance B revokes: the secret first, then the reference, as the API does.
     b.delete(&path).await?;
-    let mut tx = store_b.write(&TenantScope::system(tenant)).await?;
+    let mut tx = store_b
+        .write(&domain::Principal::operator(tenant).scope())
+        .await?;
     store::api_keys::delete(&mut tx, "openai", RequestOrigin::default()).await?;
     tx.commit().await?;
 

@@ -100,7 +100,7 @@ pub struct NewApiKeyRef {
 pub async fn upsert(tx: &mut TenantTx, new: NewApiKeyRef) -> Result<ApiKeyRef> {
     let replaced = find(tx, &new.service).await?;
     let now = Utc::now();
-    let tenant = tx.scope().tenant();
+    let tenant = tx.tenant();
     let (tested_at, ok, detail) = match &new.tested {
         Some((ok, detail)) => (Some(now), Some(*ok), Some(detail.clone())),
         None => (None, None, None),
@@ -112,7 +112,7 @@ pub async fn upsert(tx: &mut TenantTx, new: NewApiKeyRef) -> Result<ApiKeyRef> {
         vault_path: new.vault_path,
         base_url: new.base_url,
         key_hint: new.key_hint,
-        added_by: tx.scope().actor(),
+        added_by: tx.actor(),
         created_at: now,
         last_tested_at: tested_at,
         last_test_ok: ok,
@@ -170,7 +170,7 @@ pub async fn upsert(tx: &mut TenantTx, new: NewApiKeyRef) -> Result<ApiKeyRef> {
 
 /// The tenant's keys, by service name.
 pub async fn list(tx: &mut TenantTx) -> Result<Vec<ApiKeyRef>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let sql = format!("{COLUMNS} ORDER BY service");
     let rows: Vec<Row> = with_conn!(tx, |c| sqlx::query_as(&sql).bind(tenant).fetch_all(c).await)?;
     Ok(rows.into_iter().map(Into::into).collect())
@@ -178,7 +178,7 @@ pub async fn list(tx: &mut TenantTx) -> Result<Vec<ApiKeyRef>> {
 
 /// The tenant's key for a service.
 pub async fn find(tx: &mut TenantTx, service: &str) -> Result<Option<ApiKeyRef>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let sql = format!("{COLUMNS} AND service = $2");
     let row: Option<Row> = with_conn!(tx, |c| sqlx::query_as(&sql)
         .bind(tenant)
@@ -196,7 +196,7 @@ pub async fn record_test(
     detail: &str,
     origin: RequestOrigin,
 ) -> Result<Option<ApiKeyRef>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let n = with_conn!(tx, |c| {
         sqlx::query(
         "UPDATE api_key_refs SET last_tested_at = $1, last_test_ok = $2, last_test_detail = $3 \

@@ -1,12 +1,12 @@
 //! The audit log: appended in the transaction of the change it records.
 
 use crate::changes::Topic;
-use crate::tx::{with_conn, TenantTx};
+use crate::tx::{with_conn, TenantTx, Tx};
 use crate::Result;
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditEntry, AuditFilter, NewAuditEntry};
 use domain::paging::{Cursor, Limit, Page};
-use domain::{AuditId, TenantId, TokenId, UserId};
+use domain::{AuditId, Scoped, TenantId, TokenId, UserId};
 use sqlx::types::Json;
 use sqlx::{Database, QueryBuilder};
 use uuid::Uuid;
@@ -48,8 +48,9 @@ impl From<Row> for AuditEntry {
     }
 }
 
-/// Appends an entry for the transaction's tenant and actor.
-pub async fn record(tx: &mut TenantTx, entry: NewAuditEntry) -> Result<AuditEntry> {
+/// Appends an entry for the transaction's tenant and actor. The platform's
+/// own work is audited too, so this takes either kind of transaction.
+pub async fn record<S: Scoped>(tx: &mut Tx<S>, entry: NewAuditEntry) -> Result<AuditEntry> {
     let e = entry.into_entry(tx.scope());
     tx.touch(Topic::AuditLog);
     with_conn!(tx, |c| {
@@ -110,14 +111,15 @@ where
     q
 }
 
-/// The tenant's entries, newest first.
-pub async fn list(
-    tx: &mut TenantTx,
+/// The tenant's entries, newest first: for a member, or for the export
+/// workflow a member started.
+pub async fn list<S: Scoped>(
+    tx: &mut Tx<S>,
     filter: &AuditFilter,
     cursor: Option<Cursor>,
     limit: Limit,
 ) -> Result<Page<AuditEntry>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let after = cursor.map(Cursor::id);
     let fetch = i64::from(limit.get()) + 1;
     let rows: Vec<Row> = with_conn!(tx, |c| list_query(tenant, filter, after, fetch)
@@ -133,7 +135,7 @@ pub async fn list(
 
 /// Whether an entry exists for the tenant (to reject cursors it never issued).
 pub async fn exists(tx: &mut TenantTx, id: Uuid) -> Result<bool> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let found: Option<(i32,)> = with_conn!(tx, |c| sqlx::query_as(
         "SELECT 1 FROM audit_logs WHERE tenant_id = $1 AND id = $2"
     )
@@ -146,8 +148,8 @@ pub async fn exists(tx: &mut TenantTx, id: Uuid) -> Result<bool> {
 
 /// Whether the tenant's log already records `action` on `resource_id` (so a
 /// retried step that audits does it once).
-pub async fn records(tx: &mut TenantTx, action: &str, resource_id: &str) -> Result<bool> {
-    let tenant = tx.scope().tenant().as_uuid();
+pub async fn records<S: Scoped>(tx: &mut Tx<S>, action: &str, resource_id: &str) -> Result<bool> {
+    let tenant = tx.tenant().as_uuid();
     let found: Option<(i32,)> = with_conn!(tx, |c| sqlx::query_as(
         "SELECT 1 FROM audit_logs WHERE tenant_id = $1 AND action = $2 AND resource_id = $3"
     )

@@ -1,6 +1,6 @@
 //! Remembered responses of creating POSTs sent with an `Idempotency-Key`.
 
-use crate::tx::{with_conn, TenantTx};
+use crate::tx::{with_conn, SystemTx, TenantTx};
 use crate::{Result, StoreError};
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -21,7 +21,7 @@ pub struct StoredResponse {
 
 /// The response stored for `key`, if any.
 pub async fn find(tx: &mut TenantTx, key: &str) -> Result<Option<StoredResponse>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let row: Option<(String, i32, String)> = with_conn!(tx, |c| {
         sqlx::query_as(
         "SELECT request_hash, status, body FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND created_at >= $3"
@@ -43,7 +43,7 @@ pub async fn find(tx: &mut TenantTx, key: &str) -> Result<Option<StoredResponse>
 /// request with the same key makes this fail with a conflict, and the
 /// caller's whole transaction rolls back.
 pub async fn save(tx: &mut TenantTx, key: &str, response: &StoredResponse) -> Result<()> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     // A key past its retention (not purged yet) is taken over; a live one
     // is a conflict.
     let saved = with_conn!(tx, |c| {
@@ -69,8 +69,8 @@ pub async fn save(tx: &mut TenantTx, key: &str, response: &StoredResponse) -> Re
 
 /// Deletes the tenant's remembered responses older than [`RETENTION`];
 /// returns how many.
-pub async fn purge_expired(tx: &mut TenantTx, now: DateTime<Utc>) -> Result<u64> {
-    let tenant = tx.scope().tenant().as_uuid();
+pub async fn purge_expired(tx: &mut SystemTx, now: DateTime<Utc>) -> Result<u64> {
+    let tenant = tx.tenant().as_uuid();
     Ok(with_conn!(tx, |c| {
         sqlx::query("DELETE FROM idempotency_keys WHERE tenant_id = $1 AND created_at < $2")
             .bind(tenant)

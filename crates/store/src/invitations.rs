@@ -1,7 +1,7 @@
 //! Invitations to join a tenant: only the hash of the link's token is stored.
 
 use crate::connect::Store;
-use crate::tx::{fetch_by_hash, with_conn, TenantTx};
+use crate::tx::{fetch_by_hash, with_conn, SystemTx, TenantTx};
 use crate::{Result, StoreError};
 use chrono::{DateTime, Utc};
 use domain::roles::Role;
@@ -89,10 +89,10 @@ pub async fn create(
 ) -> Result<Invitation> {
     let inv = Invitation {
         id: InvitationId::new(),
-        tenant_id: tx.scope().tenant(),
+        tenant_id: tx.tenant(),
         email: email.as_str().to_string(),
         role,
-        invited_by: tx.scope().actor().user_id(),
+        invited_by: tx.actor().user_id(),
         created_at: Utc::now(),
         expires_at,
         accepted_at: None,
@@ -119,7 +119,7 @@ pub async fn create(
 
 /// The tenant's open invitations, newest first.
 pub async fn list_open(tx: &mut TenantTx) -> Result<Vec<Invitation>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let rows: Vec<Row> = with_conn!(tx, |c| {
         sqlx::query_as(select!(
         "WHERE tenant_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 ORDER BY id DESC LIMIT 500"
@@ -134,7 +134,7 @@ pub async fn list_open(tx: &mut TenantTx) -> Result<Vec<Invitation>> {
 
 /// Withdraws an open invitation of the tenant.
 pub async fn revoke(tx: &mut TenantTx, id: InvitationId) -> Result<()> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let n = with_conn!(tx, |c| {
         sqlx::query(
         "UPDATE invitations SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND accepted_at IS NULL AND revoked_at IS NULL"
@@ -161,7 +161,7 @@ pub async fn find_by_hash(store: &Store, hash: &str) -> Result<Option<Invitation
 /// Marks an invitation used, once: a second use (a replayed link, or two
 /// concurrent accepts) finds nothing to mark and fails with a conflict.
 pub async fn mark_accepted(tx: &mut TenantTx, id: InvitationId) -> Result<()> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let n = with_conn!(tx, |c| {
         sqlx::query(
         "UPDATE invitations SET accepted_at = $1 WHERE tenant_id = $2 AND id = $3 AND accepted_at IS NULL AND revoked_at IS NULL"
@@ -181,8 +181,8 @@ pub async fn mark_accepted(tx: &mut TenantTx, id: InvitationId) -> Result<()> {
 
 /// Deletes the tenant's invitations whose link no longer works (expired or
 /// revoked); the audit log keeps their history. Returns how many.
-pub async fn purge_ended(tx: &mut TenantTx, now: DateTime<Utc>) -> Result<u64> {
-    let tenant = tx.scope().tenant().as_uuid();
+pub async fn purge_ended(tx: &mut SystemTx, now: DateTime<Utc>) -> Result<u64> {
+    let tenant = tx.tenant().as_uuid();
     Ok(with_conn!(tx, |c| {
         sqlx::query(
             "DELETE FROM invitations WHERE tenant_id = $1 AND (expires_at < $2 OR revoked_at IS NOT NULL)",

@@ -30,7 +30,7 @@ pub mod workflows;
 pub use connect::{default_pool_size, redact_url, Backend, DbConfig, PoolStats, Store};
 pub use error::StoreError;
 pub use health::{MigrationStatus, SecurityReport};
-pub use tx::TenantTx;
+pub use tx::{SystemTx, TenantTx, Tx};
 
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

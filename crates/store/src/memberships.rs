@@ -1,12 +1,12 @@
 //! Who belongs to a tenant, with which role.
 
 use crate::connect::{Pool, Store};
-use crate::tx::{set_local, with_conn, TenantTx};
+use crate::tx::{set_local, with_conn, TenantTx, Tx};
 use crate::Result;
 use chrono::{DateTime, Utc};
 use domain::paging::{Cursor, Limit, Page};
 use domain::roles::Role;
-use domain::{TenantId, UserId};
+use domain::{Scoped, TenantId, UserId};
 use uuid::Uuid;
 
 /// A member of the tenant.
@@ -40,7 +40,7 @@ fn role(s: &str) -> Role {
 
 /// Adds a user to the transaction's tenant.
 pub async fn add(tx: &mut TenantTx, user: UserId, role: Role) -> Result<()> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     with_conn!(tx, |c| sqlx::query(
         "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)"
     )
@@ -56,7 +56,7 @@ pub async fn add(tx: &mut TenantTx, user: UserId, role: Role) -> Result<()> {
 
 /// The tenant's members, by user id (UUIDv7: oldest account first).
 pub async fn list(tx: &mut TenantTx, cursor: Option<Cursor>, limit: Limit) -> Result<Page<Member>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let after = cursor.map(Cursor::id).unwrap_or(Uuid::nil());
     let fetch = i64::from(limit.get()) + 1;
     let rows: Vec<Row> = with_conn!(tx, |c| {
@@ -87,7 +87,7 @@ pub async fn list(tx: &mut TenantTx, cursor: Option<Cursor>, limit: Limit) -> Re
 
 /// One member of the transaction's tenant.
 pub async fn get(tx: &mut TenantTx, user: UserId) -> Result<Option<Member>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let row: Option<Row> = with_conn!(tx, |c| {
         sqlx::query_as(
         "SELECT m.user_id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id \
@@ -111,9 +111,10 @@ fn member(r: Row) -> Member {
     }
 }
 
-/// The role of a user in the transaction's tenant, if a member.
-pub async fn role_of(tx: &mut TenantTx, user: UserId) -> Result<Option<Role>> {
-    let tenant = tx.scope().tenant().as_uuid();
+/// The role of a user in the transaction's tenant, if a member: for a
+/// member's request, or to check a credential before there is a caller.
+pub async fn role_of<S: Scoped>(tx: &mut Tx<S>, user: UserId) -> Result<Option<Role>> {
+    let tenant = tx.tenant().as_uuid();
     let row: Option<(String,)> = with_conn!(tx, |c| sqlx::query_as(
         "SELECT role FROM memberships WHERE tenant_id = $1 AND user_id = $2"
     )
@@ -155,7 +156,7 @@ pub async fn of_user(store: &Store, user: UserId) -> Result<Vec<(TenantId, Role)
 
 /// How many owners the transaction's tenant has.
 pub async fn owner_count(tx: &mut TenantTx) -> Result<i64> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let (n,): (i64,) = with_conn!(tx, |c| sqlx::query_as(
         "SELECT COUNT(*) FROM memberships WHERE tenant_id = $1 AND role = 'owner'"
     )
@@ -167,7 +168,7 @@ pub async fn owner_count(tx: &mut TenantTx) -> Result<i64> {
 
 /// Changes a member's role; not found when the user is not a member.
 pub async fn set_role(tx: &mut TenantTx, user: UserId, role: Role) -> Result<()> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let n = with_conn!(tx, |c| sqlx::query(
         "UPDATE memberships SET role = $1 WHERE tenant_id = $2 AND user_id = $3"
     )
@@ -185,7 +186,7 @@ pub async fn set_role(tx: &mut TenantTx, user: UserId, role: Role) -> Result<()>
 
 /// Removes a member from the tenant; not found when not a member.
 pub async fn remove(tx: &mut TenantTx, user: UserId) -> Result<()> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let n = with_conn!(tx, |c| sqlx::query(
         "DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2"
     )

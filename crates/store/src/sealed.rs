@@ -1,7 +1,7 @@
 //! Ciphertext of the local sealed secret store: what `secrets::local` seals,
 //! kept per tenant and path. Nothing here can read it without the master key.
 
-use crate::tx::{with_conn, TenantTx};
+use crate::tx::{with_conn, SystemTx};
 use crate::Result;
 use chrono::{DateTime, Utc};
 
@@ -22,8 +22,8 @@ pub struct SealedRow {
 }
 
 /// Stores or replaces the sealed value at a path.
-pub async fn put(tx: &mut TenantTx, row: &SealedRow) -> Result<()> {
-    let tenant = tx.scope().tenant().as_uuid();
+pub async fn put(tx: &mut SystemTx, row: &SealedRow) -> Result<()> {
+    let tenant = tx.tenant().as_uuid();
     with_conn!(tx, |c| {
         sqlx::query(
         "INSERT INTO sealed_secrets (tenant_id, path, key_id, wrapped_key, ciphertext, updated_at) \
@@ -45,8 +45,8 @@ pub async fn put(tx: &mut TenantTx, row: &SealedRow) -> Result<()> {
 }
 
 /// The sealed value at a path.
-pub async fn get(tx: &mut TenantTx, path: &str) -> Result<Option<SealedRow>> {
-    let tenant = tx.scope().tenant().as_uuid();
+pub async fn get(tx: &mut SystemTx, path: &str) -> Result<Option<SealedRow>> {
+    let tenant = tx.tenant().as_uuid();
     Ok(with_conn!(tx, |c| sqlx::query_as(
         "SELECT path, key_id, wrapped_key, ciphertext, updated_at FROM sealed_secrets \
          WHERE tenant_id = $1 AND path = $2"
@@ -58,8 +58,8 @@ pub async fn get(tx: &mut TenantTx, path: &str) -> Result<Option<SealedRow>> {
 }
 
 /// Deletes the sealed value at a path; true if there was one.
-pub async fn delete(tx: &mut TenantTx, path: &str) -> Result<bool> {
-    let tenant = tx.scope().tenant().as_uuid();
+pub async fn delete(tx: &mut SystemTx, path: &str) -> Result<bool> {
+    let tenant = tx.tenant().as_uuid();
     let n = with_conn!(tx, |c| sqlx::query(
         "DELETE FROM sealed_secrets WHERE tenant_id = $1 AND path = $2"
     )
@@ -73,11 +73,11 @@ pub async fn delete(tx: &mut TenantTx, path: &str) -> Result<bool> {
 
 /// Up to `limit` of the tenant's rows not wrapped by `key_id`, for re-wrapping.
 pub async fn wrapped_by_other_keys(
-    tx: &mut TenantTx,
+    tx: &mut SystemTx,
     key_id: &str,
     limit: i64,
 ) -> Result<Vec<SealedRow>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     Ok(with_conn!(tx, |c| sqlx::query_as(
         "SELECT path, key_id, wrapped_key, ciphertext, updated_at FROM sealed_secrets \
          WHERE tenant_id = $1 AND key_id <> $2 ORDER BY path LIMIT $3"
@@ -90,8 +90,8 @@ pub async fn wrapped_by_other_keys(
 }
 
 /// How many of the tenant's rows are not wrapped by `key_id`.
-pub async fn count_wrapped_by_other_keys(tx: &mut TenantTx, key_id: &str) -> Result<usize> {
-    let tenant = tx.scope().tenant().as_uuid();
+pub async fn count_wrapped_by_other_keys(tx: &mut SystemTx, key_id: &str) -> Result<usize> {
+    let tenant = tx.tenant().as_uuid();
     let n: i64 = with_conn!(tx, |c| sqlx::query_scalar(
         "SELECT COUNT(*) FROM sealed_secrets WHERE tenant_id = $1 AND key_id <> $2"
     )
@@ -105,13 +105,13 @@ pub async fn count_wrapped_by_other_keys(tx: &mut TenantTx, key_id: &str) -> Res
 /// Replaces a row's wrapped data key, only if it is still wrapped by
 /// `old_key_id` (a concurrent write wins); true if replaced.
 pub async fn rewrap(
-    tx: &mut TenantTx,
+    tx: &mut SystemTx,
     path: &str,
     old_key_id: &str,
     key_id: &str,
     wrapped_key: &[u8],
 ) -> Result<bool> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let n = with_conn!(tx, |c| sqlx::query(
         "UPDATE sealed_secrets SET key_id = $1, wrapped_key = $2 \
          WHERE tenant_id = $3 AND path = $4 AND key_id = $5"

@@ -1,11 +1,11 @@
 //! Signed-in sessions: only the hash of their token is stored.
 
 use crate::connect::Store;
-use crate::tx::{fetch_by_hash, with_conn, TenantTx};
+use crate::tx::{fetch_by_hash, with_conn, SystemTx, TenantTx, Tx};
 use crate::Result;
 use chrono::{DateTime, Utc};
 use domain::tokens::GeneratedToken;
-use domain::{SessionId, TenantId, UserId};
+use domain::{Scoped, SessionId, TenantId, UserId};
 use uuid::Uuid;
 
 /// A stored session.
@@ -58,7 +58,7 @@ pub async fn create(
     let now = Utc::now();
     let s = Session {
         id: SessionId::new(),
-        tenant_id: tx.scope().tenant(),
+        tenant_id: tx.tenant(),
         user_id: user,
         last_seen_at: now,
         expires_at,
@@ -90,7 +90,7 @@ pub async fn find_by_hash(store: &Store, hash: &str) -> Result<Option<Session>> 
 
 /// Ends a session of the transaction's tenant.
 pub async fn revoke(tx: &mut TenantTx, id: SessionId) -> Result<()> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     with_conn!(tx, |c| {
         sqlx::query("UPDATE sessions SET revoked_at = COALESCE(revoked_at, $1) WHERE tenant_id = $2 AND id = $3")
         .bind(Utc::now())
@@ -105,7 +105,7 @@ pub async fn revoke(tx: &mut TenantTx, id: SessionId) -> Result<()> {
 
 /// Records activity, which keeps the session within its idle timeout.
 pub async fn touch(tx: &mut TenantTx, id: SessionId) -> Result<()> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     with_conn!(tx, |c| sqlx::query(
         "UPDATE sessions SET last_seen_at = $1 WHERE tenant_id = $2 AND id = $3"
     )
@@ -119,9 +119,11 @@ pub async fn touch(tx: &mut TenantTx, id: SessionId) -> Result<()> {
 }
 
 /// Ends every session of a user in the transaction's tenant ("log out
-/// everywhere", and after a password reset). Returns how many were open.
-pub async fn revoke_all_of_user(tx: &mut TenantTx, user: UserId) -> Result<u64> {
-    let tenant = tx.scope().tenant().as_uuid();
+/// everywhere", and after a password reset or change, which the platform
+/// does on the user's behalf in each of their tenants). Returns how many
+/// were open.
+pub async fn revoke_all_of_user<S: Scoped>(tx: &mut Tx<S>, user: UserId) -> Result<u64> {
+    let tenant = tx.tenant().as_uuid();
     let n = with_conn!(tx, |c| {
         sqlx::query(
         "UPDATE sessions SET revoked_at = $1 WHERE tenant_id = $2 AND user_id = $3 AND revoked_at IS NULL"
@@ -138,8 +140,8 @@ pub async fn revoke_all_of_user(tx: &mut TenantTx, user: UserId) -> Result<u64> 
 
 /// Deletes the tenant's sessions that can no longer be used (expired or
 /// revoked); returns how many.
-pub async fn purge_ended(tx: &mut TenantTx, now: DateTime<Utc>) -> Result<u64> {
-    let tenant = tx.scope().tenant().as_uuid();
+pub async fn purge_ended(tx: &mut SystemTx, now: DateTime<Utc>) -> Result<u64> {
+    let tenant = tx.tenant().as_uuid();
     Ok(with_conn!(tx, |c| {
         sqlx::query(
             "DELETE FROM sessions WHERE tenant_id = $1 AND (expires_at < $2 OR revoked_at IS NOT NULL)",

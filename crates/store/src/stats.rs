@@ -50,7 +50,7 @@ pub const METRICS: &[Metric] = &[
 
 /// The value of one figure for the transaction's tenant.
 pub async fn count(tx: &mut TenantTx, metric: &Metric) -> Result<i64> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let since = metric.window.map(|w| Utc::now() - w);
     let (n,): (i64,) = with_conn!(tx, |c| {
         let q = sqlx::query_as(metric.sql).bind(tenant);
@@ -80,7 +80,7 @@ async fn rows_per_day(
     table: &'static str,
     days: u32,
 ) -> Result<Vec<(NaiveDate, i64)>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let today = Utc::now().date_naive();
     let first = today - TimeDelta::days(i64::from(days.max(1)) - 1);
     let since: DateTime<Utc> = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();

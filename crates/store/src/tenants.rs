@@ -1,12 +1,12 @@
 //! The tenant registry.
 
 use crate::connect::{Pool, Store};
-use crate::tx::{set_local, with_conn, TenantTx};
+use crate::tx::{set_local, with_conn, TenantTx, Tx};
 use crate::{audit, Result, StoreError};
 use chrono::{DateTime, Utc};
 use domain::audit::NewAuditEntry;
 use domain::validation::{slugify, DisplayName};
-use domain::{TenantId, TenantScope};
+use domain::{Scoped, SystemJob, SystemScope, TenantId};
 use uuid::Uuid;
 
 /// A tenant.
@@ -48,7 +48,9 @@ impl From<Row> for Tenant {
 /// Creates a tenant from the operator command line, audited as its first entry.
 pub async fn create(store: &Store, name: &DisplayName) -> Result<Tenant> {
     let tenant = Tenant::named(name)?;
-    let mut tx = store.write(&TenantScope::system(tenant.id)).await?;
+    let mut tx = store
+        .system_write(&SystemScope::new(tenant.id, SystemJob::Operator))
+        .await?;
     insert(&mut tx, &tenant).await?;
     tx.commit().await?;
     Ok(tenant)
@@ -74,8 +76,9 @@ impl Tenant {
     }
 }
 
-/// Inserts a tenant in a transaction scoped to it, with its audit entry.
-pub async fn insert(tx: &mut TenantTx, tenant: &Tenant) -> Result<()> {
+/// Inserts a tenant in a transaction scoped to it, with its audit entry:
+/// the operator's, or the one that makes a registering user its owner.
+pub async fn insert<S: Scoped>(tx: &mut Tx<S>, tenant: &Tenant) -> Result<()> {
     with_conn!(tx, |c| sqlx::query(
         "INSERT INTO tenants (id, name, slug, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)"
     )
@@ -129,7 +132,7 @@ pub async fn find(store: &Store, key: &str) -> Result<Option<Tenant>> {
 
 /// The transaction's own tenant.
 pub async fn current(tx: &mut TenantTx) -> Result<Tenant> {
-    let id = tx.scope().tenant().as_uuid();
+    let id = tx.tenant().as_uuid();
     let row: Row = with_conn!(tx, |c| sqlx::query_as(
         "SELECT id, name, slug, created_at, updated_at FROM tenants WHERE id = $1"
     )
@@ -141,7 +144,7 @@ pub async fn current(tx: &mut TenantTx) -> Result<Tenant> {
 
 /// Renames the transaction's tenant; the slug stays, so links keep working.
 pub async fn rename(tx: &mut TenantTx, name: &DisplayName) -> Result<Tenant> {
-    let id = tx.scope().tenant().as_uuid();
+    let id = tx.tenant().as_uuid();
     let now = Utc::now();
     let row: Row = with_conn!(tx, |c| {
         sqlx::query_as(

@@ -99,7 +99,7 @@ pub async fn issue_kind(
     scopes: &[Scope],
     origin: RequestOrigin,
 ) -> Result<(ApiToken, GeneratedToken)> {
-    if kind == TokenKind::Personal && tx.scope().actor().user_id().is_none() {
+    if kind == TokenKind::Personal && tx.actor().user_id().is_none() {
         return Err(crate::StoreError::Conflict(
             "a personal token needs a signed-in user to belong to".into(),
         ));
@@ -163,7 +163,7 @@ pub async fn list(
     cursor: Option<Cursor>,
     limit: Limit,
 ) -> Result<Page<ApiToken>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let after = cursor.map(Cursor::id).unwrap_or(Uuid::max());
     let fetch = i64::from(limit.get()) + 1;
     let sql = select!("WHERE tenant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3");
@@ -187,7 +187,7 @@ pub async fn list_personal(
     cursor: Option<Cursor>,
     limit: Limit,
 ) -> Result<Page<ApiToken>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let after = cursor.map(Cursor::id).unwrap_or(Uuid::max());
     let fetch = i64::from(limit.get()) + 1;
     let sql = select!(
@@ -209,7 +209,7 @@ pub async fn list_personal(
 
 /// One of the tenant's tokens.
 pub async fn get(tx: &mut TenantTx, id: TokenId) -> Result<ApiToken> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let sql = select!("WHERE tenant_id = $1 AND id = $2");
     let row: Row = with_conn!(tx, |c| sqlx::query_as(sql)
         .bind(tenant)
@@ -221,7 +221,7 @@ pub async fn get(tx: &mut TenantTx, id: TokenId) -> Result<ApiToken> {
 
 /// Revokes a token; revoking twice keeps the first time.
 pub async fn revoke(tx: &mut TenantTx, id: TokenId) -> Result<ApiToken> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let now = Utc::now();
     with_conn!(tx, |c| {
         sqlx::query(
@@ -237,7 +237,7 @@ pub async fn revoke(tx: &mut TenantTx, id: TokenId) -> Result<ApiToken> {
 
 /// How many of the tenant's tokens are not revoked.
 pub async fn count_active(tx: &mut TenantTx) -> Result<i64> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let (n,): (i64,) = with_conn!(tx, |c| sqlx::query_as(
         "SELECT COUNT(*) FROM api_tokens WHERE tenant_id = $1 AND revoked_at IS NULL"
     )
@@ -249,7 +249,7 @@ pub async fn count_active(tx: &mut TenantTx) -> Result<i64> {
 
 /// Records that a token was used now.
 pub async fn touch(tx: &mut TenantTx, id: TokenId) -> Result<()> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     with_conn!(tx, |c| sqlx::query(
         "UPDATE api_tokens SET last_used_at = $1 WHERE tenant_id = $2 AND id = $3"
     )

@@ -1,9 +1,11 @@
-//! Transactions scoped to one tenant.
+//! Transactions scoped to one tenant: [`TenantTx`] for an authenticated
+//! caller's work, [`SystemTx`] for the platform's own. A repository function
+//! takes the one it is written for; the few that serve both are generic.
 
 use crate::changes::{Changes, Topic, CHANNEL};
 use crate::connect::{Pool, Store};
 use crate::Result;
-use domain::TenantScope;
+use domain::{Actor, Scoped, SystemScope, TenantId, TenantScope};
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Sqlite, Transaction};
 use std::sync::Arc;
@@ -25,9 +27,9 @@ pub(crate) enum TxInner {
 /// A transaction in which every statement belongs to one tenant. On
 /// PostgreSQL it has set `app.tenant_id`, so row-level security applies to
 /// whatever it runs; repositories filter by the tenant on both backends.
-pub struct TenantTx {
+pub struct Tx<S> {
     pub(crate) inner: TxInner,
-    scope: TenantScope,
+    scope: S,
     changes: Arc<Changes>,
     /// Topics this transaction changed, announced when it commits.
     touched: Vec<Topic>,
@@ -78,16 +80,26 @@ impl Store {
     /// snapshot; listings page by id, so pages stay consistent across them).
     /// Anything that writes uses [`Store::write`].
     pub async fn read(&self, scope: &TenantScope) -> Result<TenantTx> {
-        self.begin(scope, false).await
+        self.begin(*scope, false).await
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write
     /// lock up front, so it waits its turn instead of failing half way.
     pub async fn write(&self, scope: &TenantScope) -> Result<TenantTx> {
-        self.begin(scope, true).await
+        self.begin(*scope, true).await
     }
 
-    async fn begin(&self, scope: &TenantScope, write: bool) -> Result<TenantTx> {
+    /// Like [`Store::read`], for the platform's own work on a tenant.
+    pub async fn system_read(&self, scope: &SystemScope) -> Result<SystemTx> {
+        self.begin(*scope, false).await
+    }
+
+    /// Like [`Store::write`], for the platform's own work on a tenant.
+    pub async fn system_write(&self, scope: &SystemScope) -> Result<SystemTx> {
+        self.begin(*scope, true).await
+    }
+
+    async fn begin<S: Scoped>(&self, scope: S, write: bool) -> Result<Tx<S>> {
         let inner = match &self.pool {
             Pool::Sqlite(p) if write => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Sqlite(p) => TxInner::SqliteRead(p.acquire().await?),
@@ -108,9 +120,9 @@ impl Store {
                 }
             }
         };
-        Ok(TenantTx {
+        Ok(Tx {
             inner,
-            scope: *scope,
+            scope,
             changes: self.changes.clone(),
             touched: Vec::new(),
         })
@@ -130,10 +142,54 @@ pub(crate) async fn set_local(
     Ok(())
 }
 
-impl TenantTx {
-    /// The tenant and actor this transaction acts for.
-    pub fn scope(&self) -> &TenantScope {
+/// A transaction for an authenticated caller; what tenant repositories take.
+pub type TenantTx = Tx<TenantScope>;
+
+/// A transaction for the platform's own work on one tenant. The functions
+/// written for such work take it:
+///
+/// ```no_run
+/// # async fn purge(store: &store::Store, t: domain::TenantId) -> store::Result<()> {
+/// let job = domain::SystemScope::new(t, domain::SystemJob::Maintenance);
+/// let mut tx = store.system_write(&job).await?;
+/// store::sessions::purge_ended(&mut tx, chrono::Utc::now()).await?;
+/// # Ok(()) }
+/// ```
+///
+/// and the tenant repositories refuse it:
+///
+/// ```compile_fail
+/// # async fn peek(store: &store::Store, t: domain::TenantId) -> store::Result<()> {
+/// let job = domain::SystemScope::new(t, domain::SystemJob::Maintenance);
+/// let mut tx = store.system_write(&job).await?;
+/// store::memberships::list(&mut tx, None, domain::paging::Limit::parse(None).unwrap()).await?;
+/// # Ok(()) }
+/// ```
+///
+/// as the maintenance functions refuse a member's transaction:
+///
+/// ```compile_fail
+/// # async fn purge(store: &store::Store, who: domain::Principal) -> store::Result<()> {
+/// let mut tx = store.write(&who.scope()).await?;
+/// store::sessions::purge_ended(&mut tx, chrono::Utc::now()).await?;
+/// # Ok(()) }
+/// ```
+pub type SystemTx = Tx<SystemScope>;
+
+impl<S: Scoped> Tx<S> {
+    /// What this transaction acts for.
+    pub fn scope(&self) -> &S {
         &self.scope
+    }
+
+    /// The tenant whose rows it touches.
+    pub fn tenant(&self) -> TenantId {
+        self.scope.tenant()
+    }
+
+    /// Who is recorded as acting.
+    pub fn actor(&self) -> Actor {
+        self.scope.actor()
     }
 
     /// Whether this runs on SQLite (for the rare query whose SQL differs).

@@ -7,12 +7,12 @@
 //! which is what makes a claim exclusive there.
 
 use crate::connect::{Pool, Store};
-use crate::tx::{set_local, with_conn, TenantTx, TxInner};
+use crate::tx::{set_local, with_conn, TenantTx, Tx, TxInner};
 use crate::Result;
 use chrono::{DateTime, Utc};
 use domain::paging::Cursor;
 use domain::workflows::{AttemptRecord, Progress, RunFilter, RunStatus, RunSummary, StepRecord};
-use domain::{RunId, ScheduleId, TenantId};
+use domain::{RunId, ScheduleId, Scoped, TenantId};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -228,9 +228,10 @@ macro_rules! insert_run_in {
     }};
 }
 
-/// Starts a tenant's run in the transaction that audits it.
-pub async fn insert_for_tenant(
-    tx: &mut TenantTx,
+/// Starts a tenant's run in the transaction that audits it: a member's
+/// request, or the platform's own (a schedule of the tenant's).
+pub async fn insert_for_tenant<S: Scoped>(
+    tx: &mut Tx<S>,
     run: &NewRun,
     now: DateTime<Utc>,
 ) -> Result<(RunRow, bool)> {
@@ -246,7 +247,7 @@ pub async fn insert(tx: &mut RunnerTx, run: &NewRun, now: DateTime<Utc>) -> Resu
 
 /// A tenant's runs, newest first.
 pub async fn list(tx: &mut TenantTx, filter: &RunFilter) -> Result<Vec<RunRow>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let after = filter.cursor.map(Cursor::id);
     let sql = format!(
         "SELECT {RUN_COLUMNS} FROM workflow_runs WHERE tenant_id = $1 \
@@ -265,7 +266,7 @@ pub async fn list(tx: &mut TenantTx, filter: &RunFilter) -> Result<Vec<RunRow>> 
 
 /// One of the tenant's runs.
 pub async fn get(tx: &mut TenantTx, id: RunId) -> Result<Option<RunRow>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let sql = format!("SELECT {RUN_COLUMNS} FROM workflow_runs WHERE tenant_id = $1 AND id = $2");
     Ok(with_conn!(tx, |c| {
         sqlx::query_as(&sql)
@@ -278,7 +279,7 @@ pub async fn get(tx: &mut TenantTx, id: RunId) -> Result<Option<RunRow>> {
 
 /// The history of one of the tenant's runs.
 pub async fn history(tx: &mut TenantTx, id: RunId) -> Result<Vec<StepRecord>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let steps: Vec<StepRow> = with_conn!(tx, |c| {
         sqlx::query_as(
             "SELECT seq, kind, name, status, attempts, retry_base, output, last_error, wake_at, child_id, \
@@ -334,7 +335,7 @@ pub async fn request_cancel(
     id: RunId,
     now: DateTime<Utc>,
 ) -> Result<Option<RunRow>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     with_conn!(tx, |c| {
         sqlx::query(
             "UPDATE workflow_runs SET cancel_requested = true, updated_at = $3, \
@@ -357,7 +358,7 @@ pub async fn request_cancel(
 /// Puts a failed or cancelled run back in the queue; the steps that stopped
 /// it get a fresh allowance of attempts, finished steps keep their results.
 pub async fn requeue(tx: &mut TenantTx, id: RunId, now: DateTime<Utc>) -> Result<Option<RunRow>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     let changed = with_conn!(tx, |c| {
         sqlx::query(
             "UPDATE workflow_runs SET status = 'queued', cancel_requested = false, finished_at = NULL, \
@@ -398,7 +399,7 @@ pub async fn send_signal(
     payload: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<RunRow>> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     with_conn!(tx, |c| {
         sqlx::query(
             "INSERT INTO workflow_signals (id, run_id, tenant_id, name, payload, received_at) \
@@ -1142,7 +1143,7 @@ pub async fn record_outcome(
 
 /// Marks a tenant's run as queued again (a retry on Temporal).
 pub async fn mark_requeued(tx: &mut TenantTx, run: Uuid, now: DateTime<Utc>) -> Result<()> {
-    let tenant = tx.scope().tenant().as_uuid();
+    let tenant = tx.tenant().as_uuid();
     with_conn!(tx, |c| {
         sqlx::query(
             "UPDATE workflow_runs SET status = 'queued', finished_at = NULL, last_error = NULL, output = NULL, updated_at = $3 \

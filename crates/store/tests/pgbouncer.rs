@@ -6,7 +6,7 @@ use anyhow::Result;
 use domain::audit::{AuditFilter, NewAuditEntry};
 use domain::paging::Limit;
 use domain::validation::DisplayName;
-use domain::{TenantId, TenantScope};
+use domain::TenantId;
 use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
 use store::{audit, tenants, Store};
@@ -90,7 +90,7 @@ async fn the_pooler_shares_one_server_connection_so_a_session_setting_would_leak
 async fn no_tenant_setting_outlives_a_read_or_a_write_through_the_pooler() -> Result<()> {
     let (db, store) = behind_pgbouncer().await?;
     let acme = new_tenant(&store, "Acme").await?;
-    let scope = TenantScope::system(acme);
+    let scope = domain::Principal::operator(acme).scope();
     let mut observer = raw_client(&db).await?;
 
     let mut tx = store.write(&scope).await?;
@@ -129,7 +129,7 @@ async fn two_tenants_interleaved_on_one_server_connection_never_see_each_others_
     for (i, tenant) in tenants.into_iter().enumerate() {
         let store = store.clone();
         tasks.spawn(async move {
-            let scope = TenantScope::system(tenant);
+            let scope = domain::Principal::operator(tenant).scope();
             let mine = format!("tenant{i}.write");
             for round in 0..ROUNDS {
                 let mut tx = store.write(&scope).await?;

@@ -5,7 +5,6 @@ use domain::audit::{AuditFilter, NewAuditEntry};
 use domain::paging::Limit;
 use domain::tokens::{self, Scope};
 use domain::validation::DisplayName;
-use domain::TenantScope;
 use store::idempotency::{self, StoredResponse};
 use store::{audit, tenants, tokens as token_repo, Store, StoreError};
 use testkit::{Db, TestDb};
@@ -49,7 +48,9 @@ async fn migrating_twice_changes_nothing(db: Db) -> Result<()> {
 async fn a_token_is_found_by_its_hash_only(db: Db) -> Result<()> {
     let (_db, store) = setup(db).await?;
     let t = tenants::create(&store, &name("Acme")).await?;
-    let mut tx = store.write(&TenantScope::system(t.id)).await?;
+    let mut tx = store
+        .write(&domain::Principal::operator(t.id).scope())
+        .await?;
     let (created, secret) =
         token_repo::issue(&mut tx, &name("ci"), &[Scope::Read], Default::default()).await?;
     tx.commit().await?;
@@ -70,12 +71,16 @@ async fn repositories_never_return_another_tenants_rows(db: Db) -> Result<()> {
     let (_db, store) = setup(db).await?;
     let a = tenants::create(&store, &name("Tenant A")).await?;
     let b = tenants::create(&store, &name("Tenant B")).await?;
-    let mut tx = store.write(&TenantScope::system(a.id)).await?;
+    let mut tx = store
+        .write(&domain::Principal::operator(a.id).scope())
+        .await?;
     let (a_token, _) =
         token_repo::issue(&mut tx, &name("a"), &[Scope::Admin], Default::default()).await?;
     tx.commit().await?;
 
-    let mut tx = store.write(&TenantScope::system(b.id)).await?;
+    let mut tx = store
+        .write(&domain::Principal::operator(b.id).scope())
+        .await?;
     assert!(matches!(
         token_repo::get(&mut tx, a_token.id).await,
         Err(StoreError::NotFound)
@@ -95,7 +100,9 @@ async fn repositories_never_return_another_tenants_rows(db: Db) -> Result<()> {
     assert_eq!(tenants::current(&mut tx).await?.id, b.id);
     tx.commit().await?;
 
-    let mut tx = store.read(&TenantScope::system(a.id)).await?;
+    let mut tx = store
+        .read(&domain::Principal::operator(a.id).scope())
+        .await?;
     assert!(
         token_repo::get(&mut tx, a_token.id)
             .await?
@@ -114,10 +121,14 @@ async fn a_second_response_under_the_same_idempotency_key_conflicts(db: Db) -> R
         status: 201,
         body: "{}".into(),
     };
-    let mut tx = store.write(&TenantScope::system(t.id)).await?;
+    let mut tx = store
+        .write(&domain::Principal::operator(t.id).scope())
+        .await?;
     idempotency::save(&mut tx, "k", &stored).await?;
     tx.commit().await?;
-    let mut tx = store.write(&TenantScope::system(t.id)).await?;
+    let mut tx = store
+        .write(&domain::Principal::operator(t.id).scope())
+        .await?;
     assert!(matches!(
         idempotency::save(&mut tx, "k", &stored).await,
         Err(StoreError::Conflict(_))
@@ -128,7 +139,7 @@ async fn a_second_response_under_the_same_idempotency_key_conflicts(db: Db) -> R
 async fn an_uncommitted_change_leaves_no_audit_entry(db: Db) -> Result<()> {
     let (_db, store) = setup(db).await?;
     let t = tenants::create(&store, &name("Acme")).await?;
-    let scope = TenantScope::system(t.id);
+    let scope = domain::Principal::operator(t.id).scope();
     {
         let mut tx = store.write(&scope).await?;
         tenants::rename(&mut tx, &name("Half way")).await?;
@@ -212,7 +223,7 @@ mod row_level_security {
         let a = tenants::create(&store, &name("Tenant A")).await?;
         let b = tenants::create(&store, &name("Tenant B")).await?;
         for t in [a.id, b.id] {
-            let mut tx = store.write(&TenantScope::system(t)).await?;
+            let mut tx = store.write(&domain::Principal::operator(t).scope()).await?;
             audit::record(&mut tx, NewAuditEntry::new("probe.write", "probe", None)).await?;
             tx.commit().await?;
         }
@@ -278,7 +289,9 @@ mod row_level_security {
         test_db.config.max_connections = 1;
         let store = test_db.store().await?;
         let a = tenants::create(&store, &name("Tenant A")).await?;
-        let mut tx = store.read(&TenantScope::system(a.id)).await?;
+        let mut tx = store
+            .read(&domain::Principal::operator(a.id).scope())
+            .await?;
         audit::list(
             &mut tx,
             &AuditFilter::default(),

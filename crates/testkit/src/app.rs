@@ -4,7 +4,7 @@ use crate::db::{Db, TestDb};
 use anyhow::Context;
 use domain::tokens::Scope;
 use domain::validation::DisplayName;
-use domain::{TenantId, TenantScope};
+use domain::TenantId;
 use reqwest::{Client, RequestBuilder};
 use store::{tenants, tokens as token_repo, Store};
 use tokio::sync::oneshot;
@@ -323,7 +323,10 @@ impl TestApp {
             .map_err(anyhow::Error::msg)?;
         let label = DisplayName::parse("Owner").map_err(anyhow::Error::msg)?;
         let hash = auth::password::hash(MEMBER_PASSWORD);
-        let mut tx = self.store.write(&TenantScope::system(t.id)).await?;
+        let mut tx = self
+            .store
+            .write(&domain::Principal::operator(t.id).scope())
+            .await?;
         let owner =
             store::users::create(&mut tx, domain::UserId::new(), &email, &label, &hash).await?;
         store::memberships::add(&mut tx, owner.id, domain::roles::Role::Owner).await?;
@@ -358,7 +361,10 @@ impl TestApp {
         let email = domain::validation::Email::parse(email).map_err(anyhow::Error::msg)?;
         let name = DisplayName::parse("Member").map_err(anyhow::Error::msg)?;
         let hash = auth::password::hash(MEMBER_PASSWORD);
-        let mut tx = self.store.write(&TenantScope::system(tenant)).await?;
+        let mut tx = self
+            .store
+            .write(&domain::Principal::operator(tenant).scope())
+            .await?;
         let user =
             store::users::create(&mut tx, domain::UserId::new(), &email, &name, &hash).await?;
         store::memberships::add(&mut tx, user.id, role).await?;
@@ -390,7 +396,10 @@ impl TestApp {
 
     /// Another token for a tenant, with the given scopes.
     pub async fn token_for(&self, tenant: TenantId, scopes: &[Scope]) -> anyhow::Result<String> {
-        let mut tx = self.store.write(&TenantScope::system(tenant)).await?;
+        let mut tx = self
+            .store
+            .write(&domain::Principal::operator(tenant).scope())
+            .await?;
         let name = DisplayName::parse("test").map_err(anyhow::Error::msg)?;
         let (_, secret) = token_repo::issue(&mut tx, &name, scopes, Default::default())
             .await

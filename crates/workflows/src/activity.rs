@@ -1,6 +1,6 @@
 //! What an activity receives.
 
-use domain::{RunId, TenantId, TenantScope};
+use domain::{RunId, SystemJob, SystemScope, TenantId};
 use std::path::PathBuf;
 use store::Store;
 use tokio_util::sync::CancellationToken;
@@ -33,8 +33,10 @@ pub struct ActivityCtx {
 }
 
 impl ActivityCtx {
-    /// The scope to touch the run's tenant's data with.
-    pub fn tenant_scope(&self) -> Option<TenantScope> {
-        self.tenant.map(TenantScope::system)
+    /// The scope to touch the run's tenant's data with: the runner's own,
+    /// which only repository functions written for workflows accept.
+    pub fn tenant_scope(&self) -> Option<SystemScope> {
+        self.tenant
+            .map(|t| SystemScope::new(t, SystemJob::WorkflowRunner))
     }
 }

@@ -90,7 +90,7 @@ async fn a_tenant_cannot_start_the_platform_purge(db: Db) -> Result<()> {
         .workflows
         .start(StartRun {
             tenant: Some(a.id),
-            requested_by: Some(domain::TenantScope::system(a.id)),
+            requested_by: Some(domain::Principal::operator(a.id).scope()),
             workflow_type: maintenance::PURGE.into(),
             input: json!({}),
             dedup_key: None,

@@ -86,7 +86,7 @@ async fn scheduled_runs(
     let all = app
         .workflows
         .list(
-            tenant,
+            &domain::Principal::operator(tenant).scope(),
             domain::workflows::RunFilter {
                 status: None,
                 limit: domain::paging::Limit::parse(Some(200)).unwrap(),

@@ -164,7 +164,7 @@ async fn a_child_workflow_runs_separately_and_its_result_reaches_the_parent(
     let runs = app
         .workflows
         .list(
-            t.id,
+            &domain::Principal::operator(t.id).scope(),
             domain::workflows::RunFilter {
                 status: None,
                 limit: domain::paging::Limit::parse(None).unwrap(),

@@ -9,7 +9,7 @@ use crate::SecretsError;
 use domain::secrets::{
     ExposeSecret, Secret, SecretFuture, SecretPath, SecretStore, SecretStoreError, SecretString,
 };
-use domain::TenantScope;
+use domain::{SystemJob, SystemScope};
 use keyring::{KeySource, Keyring};
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -59,8 +59,8 @@ impl LocalStore {
         Ok(ring)
     }
 
-    fn scope(path: &SecretPath) -> TenantScope {
-        TenantScope::system(path.tenant())
+    fn scope(path: &SecretPath) -> SystemScope {
+        SystemScope::new(path.tenant(), SystemJob::SecretStore)
     }
 
     async fn put_sealed(&self, path: &SecretPath, secret: &Secret) -> Result<(), SecretStoreError> {
@@ -81,7 +81,7 @@ impl LocalStore {
         };
         let mut tx = self
             .store
-            .write(&Self::scope(path))
+            .system_write(&Self::scope(path))
             .await
             .map_err(unavailable)?;
         sealed::put(&mut tx, &row).await.map_err(unavailable)?;
@@ -91,7 +91,7 @@ impl LocalStore {
     async fn get_sealed(&self, path: &SecretPath) -> Result<Secret, SecretStoreError> {
         let mut tx = self
             .store
-            .read(&Self::scope(path))
+            .system_read(&Self::scope(path))
             .await
             .map_err(unavailable)?;
         let row = sealed::get(&mut tx, path.as_str())
@@ -125,9 +125,9 @@ impl LocalStore {
         let (primary_id, primary) = ring.primary();
         let mut done = 0;
         for tenant in store::tenants::all_ids(&self.store).await? {
-            let scope = TenantScope::system(tenant);
+            let scope = SystemScope::new(tenant, SystemJob::SecretStore);
             loop {
-                let mut tx = self.store.write(&scope).await?;
+                let mut tx = self.store.system_write(&scope).await?;
                 let rows = sealed::wrapped_by_other_keys(&mut tx, primary_id, 100).await?;
                 if rows.is_empty() {
                     tx.commit().await?;
@@ -167,7 +167,8 @@ impl LocalStore {
         let (primary_id, _) = ring.primary();
         let mut n = 0;
         for tenant in store::tenants::all_ids(&self.store).await? {
-            let mut tx = self.store.read(&TenantScope::system(tenant)).await?;
+            let scope = SystemScope::new(tenant, SystemJob::SecretStore);
+            let mut tx = self.store.system_read(&scope).await?;
             n += sealed::count_wrapped_by_other_keys(&mut tx, primary_id).await?;
             tx.commit().await?;
         }
@@ -222,7 +223,7 @@ impl SecretStore for LocalStore {
         Box::pin(async move {
             let mut tx = self
                 .store
-                .write(&Self::scope(path))
+                .system_write(&Self::scope(path))
                 .await
                 .map_err(unavailable)?;
             sealed::delete(&mut tx, path.as_str())

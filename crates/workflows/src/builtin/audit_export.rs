@@ -8,7 +8,7 @@ use crate::{
 use domain::audit::{AuditFilter, NewAuditEntry};
 use domain::paging::{Cursor, Limit};
 use domain::workflows::{ActivityError, Progress};
-use domain::TenantScope;
+use domain::SystemScope;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -135,17 +135,17 @@ fn store_failure(e: StoreError) -> ActivityError {
     }
 }
 
-fn scope(ctx: &ActivityCtx) -> Result<TenantScope, ActivityError> {
+fn scope(ctx: &ActivityCtx) -> Result<SystemScope, ActivityError> {
     ctx.tenant_scope()
         .ok_or_else(|| ActivityError::non_retryable("an audit log export belongs to a tenant"))
 }
 
 /// `exports/{tenant}`, relative to the data directory.
-fn export_dir(scope: &TenantScope) -> PathBuf {
+fn export_dir(scope: &SystemScope) -> PathBuf {
     Path::new("exports").join(scope.tenant().to_string())
 }
 
-fn parts_dir(ctx: &ActivityCtx, scope: &TenantScope) -> PathBuf {
+fn parts_dir(ctx: &ActivityCtx, scope: &SystemScope) -> PathBuf {
     ctx.env
         .data_dir
         .join(export_dir(scope))
@@ -182,7 +182,12 @@ async fn export_page(ctx: ActivityCtx, input: PageInput) -> Result<PageOutput, A
         .transpose()
         .map_err(ActivityError::non_retryable)?;
     let limit = Limit::parse(Some(input.page_size)).map_err(ActivityError::non_retryable)?;
-    let mut tx = ctx.env.store.read(&scope).await.map_err(store_failure)?;
+    let mut tx = ctx
+        .env
+        .store
+        .system_read(&scope)
+        .await
+        .map_err(store_failure)?;
     let page = audit::list(&mut tx, &AuditFilter::default(), cursor, limit)
         .await
         .map_err(store_failure)?;
@@ -230,7 +235,12 @@ async fn export_finish(
     }
     let file = relative.to_string_lossy().into_owned();
     let run = ctx.run_id.to_string();
-    let mut tx = ctx.env.store.write(&scope).await.map_err(store_failure)?;
+    let mut tx = ctx
+        .env
+        .store
+        .system_write(&scope)
+        .await
+        .map_err(store_failure)?;
     if !audit::records(&mut tx, "audit_log.exported", &run)
         .await
         .map_err(store_failure)?

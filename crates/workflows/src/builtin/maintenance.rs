@@ -7,7 +7,7 @@ use crate::{
 use chrono::Utc;
 use domain::audit::NewAuditEntry;
 use domain::workflows::{ActivityError, Progress};
-use domain::{TenantId, TenantScope};
+use domain::{SystemJob, SystemScope, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use store::{audit, idempotency, invitations, sessions, tenants, StoreError};
@@ -96,7 +96,7 @@ async fn purge_tenant(ctx: ActivityCtx, input: PurgeTenant) -> Result<Purged, Ac
     let mut tx = ctx
         .env
         .store
-        .write(&TenantScope::system(input.tenant))
+        .system_write(&SystemScope::new(input.tenant, SystemJob::Maintenance))
         .await
         .map_err(store_failure)?;
     let purged = Purged {

@@ -108,13 +108,8 @@ impl EmbeddedEngine {
         })
     }
 
-    async fn get_run(&self, tenant: TenantId, id: RunId) -> Result<RunDetail, EngineError> {
-        let mut tx = self
-            .shared
-            .store
-            .read(&TenantScope::system(tenant))
-            .await
-            .map_err(engine_error)?;
+    async fn get_run(&self, scope: &TenantScope, id: RunId) -> Result<RunDetail, EngineError> {
+        let mut tx = self.shared.store.read(scope).await.map_err(engine_error)?;
         let row = repo::get(&mut tx, id)
             .await
             .map_err(engine_error)?
@@ -126,15 +121,10 @@ impl EmbeddedEngine {
 
     async fn list_runs(
         &self,
-        tenant: TenantId,
+        scope: &TenantScope,
         filter: RunFilter,
     ) -> Result<Vec<RunSummary>, EngineError> {
-        let mut tx = self
-            .shared
-            .store
-            .read(&TenantScope::system(tenant))
-            .await
-            .map_err(engine_error)?;
+        let mut tx = self.shared.store.read(scope).await.map_err(engine_error)?;
         let rows = repo::list(&mut tx, &filter).await.map_err(engine_error)?;
         tx.commit().await.map_err(engine_error)?;
         Ok(rows.iter().map(RunRow::summary).collect())
@@ -223,12 +213,16 @@ impl WorkflowEngine for EmbeddedEngine {
         Box::pin(self.start_run(req))
     }
 
-    fn get(&self, tenant: TenantId, id: RunId) -> EngineFuture<'_, RunDetail> {
-        Box::pin(self.get_run(tenant, id))
+    fn get<'a>(&'a self, scope: &'a TenantScope, id: RunId) -> EngineFuture<'a, RunDetail> {
+        Box::pin(self.get_run(scope, id))
     }
 
-    fn list(&self, tenant: TenantId, filter: RunFilter) -> EngineFuture<'_, Vec<RunSummary>> {
-        Box::pin(self.list_runs(tenant, filter))
+    fn list<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        filter: RunFilter,
+    ) -> EngineFuture<'a, Vec<RunSummary>> {
+        Box::pin(self.list_runs(scope, filter))
     }
 
     fn cancel<'a>(&'a self, scope: &'a TenantScope, id: RunId) -> EngineFuture<'a, RunSummary> {

@@ -402,13 +402,8 @@ impl TemporalEngine {
         s
     }
 
-    async fn tenant_row(&self, tenant: TenantId, id: RunId) -> Result<RunRow, EngineError> {
-        let mut tx = self
-            .inner
-            .store
-            .read(&TenantScope::system(tenant))
-            .await
-            .map_err(engine_error)?;
+    async fn tenant_row(&self, scope: &TenantScope, id: RunId) -> Result<RunRow, EngineError> {
+        let mut tx = self.inner.store.read(scope).await.map_err(engine_error)?;
         let row = repo::get(&mut tx, id)
             .await
             .map_err(engine_error)?
@@ -417,8 +412,8 @@ impl TemporalEngine {
         Ok(row)
     }
 
-    async fn get_run(&self, tenant: TenantId, id: RunId) -> Result<RunDetail, EngineError> {
-        let row = self.tenant_row(tenant, id).await?;
+    async fn get_run(&self, scope: &TenantScope, id: RunId) -> Result<RunDetail, EngineError> {
+        let row = self.tenant_row(scope, id).await?;
         let seen = self.observe(&row).await?;
         self.remember(&row, &seen).await;
         let input = serde_json::from_str(&row.input).unwrap_or(Value::Null);
@@ -432,15 +427,10 @@ impl TemporalEngine {
 
     async fn list_runs(
         &self,
-        tenant: TenantId,
+        scope: &TenantScope,
         filter: RunFilter,
     ) -> Result<Vec<RunSummary>, EngineError> {
-        let mut tx = self
-            .inner
-            .store
-            .read(&TenantScope::system(tenant))
-            .await
-            .map_err(engine_error)?;
+        let mut tx = self.inner.store.read(scope).await.map_err(engine_error)?;
         let rows = repo::list(&mut tx, &filter).await.map_err(engine_error)?;
         tx.commit().await.map_err(engine_error)?;
         // Live runs are asked about a few at a time.
@@ -473,7 +463,7 @@ impl TemporalEngine {
         id: RunId,
         change: Change<'_>,
     ) -> Result<RunSummary, EngineError> {
-        let row = self.tenant_row(scope.tenant(), id).await?;
+        let row = self.tenant_row(scope, id).await?;
         let seen = self.observe(&row).await?;
         change.check(seen.status)?;
         let mut tx = self.inner.store.write(scope).await.map_err(engine_error)?;
@@ -635,12 +625,16 @@ impl WorkflowEngine for TemporalEngine {
         Box::pin(self.start_run(req))
     }
 
-    fn get(&self, tenant: TenantId, id: RunId) -> EngineFuture<'_, RunDetail> {
-        Box::pin(self.get_run(tenant, id))
+    fn get<'a>(&'a self, scope: &'a TenantScope, id: RunId) -> EngineFuture<'a, RunDetail> {
+        Box::pin(self.get_run(scope, id))
     }
 
-    fn list(&self, tenant: TenantId, filter: RunFilter) -> EngineFuture<'_, Vec<RunSummary>> {
-        Box::pin(self.list_runs(tenant, filter))
+    fn list<'a>(
+        &'a self,
+        scope: &'a TenantScope,
+        filter: RunFilter,
+    ) -> EngineFuture<'a, Vec<RunSummary>> {
+        Box::pin(self.list_runs(scope, filter))
     }
 
     fn cancel<'a>(&'a self, scope: &'a TenantScope, id: RunId) -> EngineFuture<'a, RunSummary> {

@@ -292,7 +292,10 @@ pub async fn wait_until(
 ) -> Result<RunDetail> {
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     loop {
-        let d = app.workflows.get(tenant, run).await?;
+        let d = app
+            .workflows
+            .get(&domain::Principal::operator(tenant).scope(), run)
+            .await?;
         if done(&d) {
             return Ok(d);
         }
