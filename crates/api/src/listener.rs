@@ -124,10 +124,24 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ProblemIo<T> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 
-    // Not vectored: hyper then writes each response head as one buffer,
-    // which is what the swap looks at.
+    // hyper writes a response's head and body as two slices; its own
+    // parse-error answer is a head alone, which is all the swap looks at.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut filled = bufs.iter().filter(|b| !b.is_empty());
+        if let (Some(only), None) = (filled.next(), filled.next()) {
+            if self.swap.is_some() || with_problem_body(only).is_some() {
+                return self.poll_write(cx, only);
+            }
+        }
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
     fn is_write_vectored(&self) -> bool {
-        false
+        self.io.is_write_vectored()
     }
 }
 
