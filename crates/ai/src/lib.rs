@@ -1,4 +1,5 @@
-//! LLM providers. For now: which providers a tenant can bring a key for, and
-//! checking such a key against the provider's own API before it is stored.
+//! LLM providers: which providers a tenant can bring a key for, checking
+//! such a key before it is stored, and chatting with their models.
 
+pub mod chat;
 pub mod providers;

@@ -144,33 +144,7 @@ impl KeyChecker {
 
     /// Validates a compatible endpoint's base URL, returning it normalized.
     pub fn base_url(&self, raw: &str) -> Result<String, CheckError> {
-        let url = url::Url::parse(raw.trim())
-            .map_err(|e| CheckError::BadUrl(format!("not a URL: {e}")))?;
-        let private_ok = self.endpoints.allow_private_endpoints;
-        match url.scheme() {
-            "https" => {}
-            "http" if private_ok => {}
-            _ => return Err(CheckError::BadUrl("must be an https:// URL".into())),
-        }
-        if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
-            return Err(CheckError::BadUrl(
-                "must not carry credentials or a query; the key is sent as a bearer token".into(),
-            ));
-        }
-        let host = url
-            .host_str()
-            .ok_or_else(|| CheckError::BadUrl("has no host".into()))?;
-        // Addresses are refused here already; names when they resolve.
-        let refused = || {
-            CheckError::BadUrl(
-                "points at a loopback or private address, which this server does not allow".into(),
-            )
-        };
-        if host.eq_ignore_ascii_case("localhost") && !private_ok {
-            return Err(refused());
-        }
-        self.policy.check_url(&url).map_err(|_| refused())?;
-        Ok(url.as_str().trim_end_matches('/').to_string())
+        compatible_base_url(&self.policy, raw)
     }
 
     /// Asks the provider whether it accepts the key.
@@ -246,6 +220,39 @@ impl KeyChecker {
             ))),
         }
     }
+}
+
+/// Validates the base URL of an OpenAI-compatible endpoint a tenant gives,
+/// returning it normalized: https (or http where private endpoints are
+/// allowed), no credentials or query, no internal address unless allowed.
+pub fn compatible_base_url(policy: &outbound::Policy, raw: &str) -> Result<String, CheckError> {
+    let url =
+        url::Url::parse(raw.trim()).map_err(|e| CheckError::BadUrl(format!("not a URL: {e}")))?;
+    let private_ok = policy.allow_private;
+    match url.scheme() {
+        "https" => {}
+        "http" if private_ok => {}
+        _ => return Err(CheckError::BadUrl("must be an https:// URL".into())),
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+        return Err(CheckError::BadUrl(
+            "must not carry credentials or a query; the key is sent as a bearer token".into(),
+        ));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| CheckError::BadUrl("has no host".into()))?;
+    // Addresses are refused here already; names when they resolve.
+    let refused = || {
+        CheckError::BadUrl(
+            "points at a loopback or private address, which this server does not allow".into(),
+        )
+    };
+    if host.eq_ignore_ascii_case("localhost") && !private_ok {
+        return Err(refused());
+    }
+    policy.check_url(&url).map_err(|_| refused())?;
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 /// The provider's error message: `error.message` for OpenAI, Anthropic and

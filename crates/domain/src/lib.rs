@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod email;
 pub mod ids;
+pub mod llm;
 pub mod paging;
 pub mod roles;
 pub mod secrets;

@@ -11,6 +11,7 @@ mod browser;
 mod db;
 pub mod e2e;
 pub mod llm;
+pub mod llm_chat;
 pub mod oidc;
 mod outbox;
 pub mod proxy;

@@ -12,21 +12,46 @@
 //!
 //! Rate limits: a key marked with [`ProviderSim::rate_limit`] gets 429 with
 //! `retry-after`, in each provider's error shape.
+//!
+//! The chat endpoints are in [`crate::llm_chat`].
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+/// What the simulator knows and has seen.
 #[derive(Default)]
-struct Keys {
+pub(crate) struct SimState {
     valid: HashSet<String>,
     limited: HashSet<String>,
     calls: usize,
+    ids: u64,
+    /// Keys whose next requests fail: the status, and how many more.
+    pub(crate) failures: HashMap<String, (u16, usize)>,
+    /// Keys whose next request is rate limited for this many seconds.
+    pub(crate) limit_once: HashMap<String, u64>,
+    /// Keys whose answers come late.
+    pub(crate) delays: HashMap<String, Duration>,
+    /// The pause between streamed chunks.
+    pub(crate) chunk_pause: Option<Duration>,
+    /// Set when a client left a stream before its end.
+    pub(crate) cut: Arc<AtomicBool>,
+    /// Every chat request, in order.
+    pub(crate) requests: Vec<crate::llm_chat::Recorded>,
+}
+
+impl SimState {
+    pub(crate) fn next_id(&mut self) -> u64 {
+        self.ids += 1;
+        self.ids
+    }
 }
 
 /// The simulator, on 127.0.0.1.
@@ -34,10 +59,10 @@ struct Keys {
 pub struct ProviderSim {
     /// `http://127.0.0.1:port`.
     pub base: String,
-    keys: Arc<Mutex<Keys>>,
+    keys: Arc<Mutex<SimState>>,
 }
 
-fn bearer(h: &HeaderMap) -> Option<String> {
+pub(crate) fn bearer(h: &HeaderMap) -> Option<String> {
     h.get("authorization")?
         .to_str()
         .ok()?
@@ -56,12 +81,29 @@ fn masked(key: &str) -> String {
 impl ProviderSim {
     /// Starts the simulator.
     pub async fn start() -> anyhow::Result<Self> {
-        let keys = Arc::new(Mutex::new(Keys::default()));
+        let keys = Arc::new(Mutex::new(SimState::default()));
         let app = Router::new()
             .route("/openai/v1/models", get(openai_models))
             .route("/compat/v1/models", get(openai_models))
             .route("/anthropic/v1/models", get(anthropic_models))
             .route("/openrouter/api/v1/key", get(openrouter_key))
+            .route("/openrouter/api/v1/models", get(openrouter_models))
+            .route(
+                "/openai/v1/chat/completions",
+                post(crate::llm_chat::openai_chat),
+            )
+            .route(
+                "/compat/v1/chat/completions",
+                post(crate::llm_chat::openai_chat),
+            )
+            .route(
+                "/openrouter/api/v1/chat/completions",
+                post(crate::llm_chat::openai_chat),
+            )
+            .route(
+                "/anthropic/v1/messages",
+                post(crate::llm_chat::anthropic_messages),
+            )
             .with_state(keys.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
@@ -105,15 +147,59 @@ impl ProviderSim {
     pub fn calls(&self) -> usize {
         self.keys.lock().unwrap().calls
     }
+
+    /// The next `times` chat requests with `key` fail with `status` (500,
+    /// 503, or 529 for Anthropic's overloaded).
+    pub fn fail_next(&self, key: &str, status: u16, times: usize) {
+        self.keys
+            .lock()
+            .unwrap()
+            .failures
+            .insert(key.to_string(), (status, times));
+    }
+
+    /// The next chat request with `key` gets 429 with `retry-after: secs`.
+    pub fn rate_limit_once(&self, key: &str, secs: u64) {
+        self.keys
+            .lock()
+            .unwrap()
+            .limit_once
+            .insert(key.to_string(), secs);
+    }
+
+    /// Answers to `key` start only after `delay`.
+    pub fn delay(&self, key: &str, delay: Duration) {
+        self.keys
+            .lock()
+            .unwrap()
+            .delays
+            .insert(key.to_string(), delay);
+    }
+
+    /// Streams send a chunk every `pause`.
+    pub fn pause_between_chunks(&self, pause: Duration) {
+        self.keys.lock().unwrap().chunk_pause = Some(pause);
+    }
+
+    /// Whether a client left a stream before its end.
+    pub fn stream_was_cut(&self) -> bool {
+        self.keys.lock().unwrap().cut.load(Ordering::SeqCst)
+    }
+
+    /// The chat requests received, in order.
+    pub fn chat_requests(&self) -> Vec<crate::llm_chat::Recorded> {
+        self.keys.lock().unwrap().requests.clone()
+    }
 }
 
-enum Outcome {
+pub(crate) enum Outcome {
     Valid,
     Limited,
+    LimitedFor(u64),
     Invalid,
 }
 
-fn judge(keys: &Mutex<Keys>, key: &str) -> Outcome {
+pub(crate) fn judge(keys: &Mutex<SimState>, key: &str) -> Outcome {
     let mut k = keys.lock().unwrap();
     k.calls += 1;
     if k.limited.contains(key) {
@@ -125,7 +211,7 @@ fn judge(keys: &Mutex<Keys>, key: &str) -> Outcome {
     }
 }
 
-async fn openai_models(State(keys): State<Arc<Mutex<Keys>>>, h: HeaderMap) -> Response {
+async fn openai_models(State(keys): State<Arc<Mutex<SimState>>>, h: HeaderMap) -> Response {
     let Some(key) = bearer(&h) else {
         return (StatusCode::UNAUTHORIZED, Json(json!({"error": {
             "message": "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
@@ -138,7 +224,7 @@ async fn openai_models(State(keys): State<Arc<Mutex<Keys>>>, h: HeaderMap) -> Re
             {"id": "text-embedding-3-small", "object": "model", "created": 1705948997, "owned_by": "system"}
         ]}))
         .into_response(),
-        Outcome::Limited => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "20")], Json(json!({"error": {
+        Outcome::Limited | Outcome::LimitedFor(_) => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "20")], Json(json!({"error": {
             "message": "Rate limit reached for requests. Please try again in 20s.",
             "type": "requests", "param": null, "code": "rate_limit_exceeded"}}))).into_response(),
         Outcome::Invalid => (StatusCode::UNAUTHORIZED, Json(json!({"error": {
@@ -147,7 +233,7 @@ async fn openai_models(State(keys): State<Arc<Mutex<Keys>>>, h: HeaderMap) -> Re
     }
 }
 
-async fn anthropic_models(State(keys): State<Arc<Mutex<Keys>>>, h: HeaderMap) -> Response {
+async fn anthropic_models(State(keys): State<Arc<Mutex<SimState>>>, h: HeaderMap) -> Response {
     if h.get("anthropic-version").is_none() {
         return (
             StatusCode::BAD_REQUEST,
@@ -170,14 +256,14 @@ async fn anthropic_models(State(keys): State<Arc<Mutex<Keys>>>, h: HeaderMap) ->
             "has_more": false, "first_id": "claude-sonnet-4-5", "last_id": "claude-haiku-4-5"
         }))
         .into_response(),
-        Outcome::Limited => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "15")], Json(json!({"type": "error", "error": {
+        Outcome::Limited | Outcome::LimitedFor(_) => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "15")], Json(json!({"type": "error", "error": {
             "type": "rate_limit_error", "message": "Number of requests has exceeded your rate limit"}}))).into_response(),
         Outcome::Invalid => (StatusCode::UNAUTHORIZED, Json(json!({"type": "error", "error": {
             "type": "authentication_error", "message": "invalid x-api-key"}}))).into_response(),
     }
 }
 
-async fn openrouter_key(State(keys): State<Arc<Mutex<Keys>>>, h: HeaderMap) -> Response {
+async fn openrouter_key(State(keys): State<Arc<Mutex<SimState>>>, h: HeaderMap) -> Response {
     let key = bearer(&h).unwrap_or_default();
     match judge(&keys, &key) {
         Outcome::Valid => Json(json!({"data": {
@@ -186,7 +272,7 @@ async fn openrouter_key(State(keys): State<Arc<Mutex<Keys>>>, h: HeaderMap) -> R
             "rate_limit": {"requests": 200, "interval": "10s"}
         }}))
         .into_response(),
-        Outcome::Limited => (
+        Outcome::Limited | Outcome::LimitedFor(_) => (
             StatusCode::TOO_MANY_REQUESTS,
             [("retry-after", "10")],
             Json(json!({"error": {
@@ -200,4 +286,13 @@ async fn openrouter_key(State(keys): State<Arc<Mutex<Keys>>>, h: HeaderMap) -> R
         )
             .into_response(),
     }
+}
+
+/// OpenRouter's model list is public.
+async fn openrouter_models() -> Response {
+    Json(json!({"data": [
+        {"id": "openai/gpt-4o-mini", "name": "OpenAI: GPT-4o-mini", "context_length": 128000},
+        {"id": "anthropic/claude-haiku-4.5", "name": "Anthropic: Claude Haiku 4.5", "context_length": 200000}
+    ]}))
+    .into_response()
 }
