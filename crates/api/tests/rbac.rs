@@ -56,6 +56,19 @@ fn rule(method: &str, path: &str) -> Option<(Role, Value)> {
         ("post", "/api/v1/workflows/{id}/signal") => {
             (Role::Admin, json!({ "name": "go", "payload": 1 }))
         }
+        ("get", "/api/v1/agent-templates") => (Role::Viewer, none),
+        ("get", "/api/v1/agents") => (Role::Viewer, none),
+        // The second allowed role to create it finds the name taken (409).
+        ("post", "/api/v1/agents") => (Role::Admin, json!({ "template": "blog-outliner" })),
+        ("get", "/api/v1/agents/{id}") => (Role::Viewer, none),
+        ("put", "/api/v1/agents/{id}") => (Role::Member, json!({ "name": "Renamed" })),
+        ("delete", "/api/v1/agents/{id}") => (Role::Admin, none),
+        ("get", "/api/v1/agents/{id}/config") => (Role::Viewer, none),
+        ("put", "/api/v1/agents/{id}/config") => (
+            Role::Member,
+            json!({ "system_prompt": "You help.", "temperature": 0.5, "max_tokens": 100,
+                    "provider": "openai", "model": "gpt-4o-mini" }),
+        ),
         _ => return None,
     })
 }
@@ -137,8 +150,13 @@ async fn every_operation_admits_exactly_the_roles_its_rule_names(db: Db) -> Resu
                     // The password change is sent a weak new password (see its rule).
                     let validated =
                         path == "/api/v1/me/password" && status == StatusCode::UNPROCESSABLE_ENTITY;
+                    // The agent's rule creates the same template each time.
+                    let taken = path == "/api/v1/agents" && status == StatusCode::CONFLICT;
                     assert!(
-                        status.is_success() || status == StatusCode::NOT_FOUND || validated,
+                        status.is_success()
+                            || status == StatusCode::NOT_FOUND
+                            || validated
+                            || taken,
                         "{role} {method} {path}: {status}"
                     );
                 } else {

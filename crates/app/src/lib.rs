@@ -7,6 +7,7 @@
 //! edges only extract, call and render. Nothing here knows HTTP.
 
 pub mod access;
+pub mod agents;
 pub mod audit;
 pub mod dashboard;
 mod error;

@@ -81,3 +81,7 @@ id_type!(
     /// A schedule that starts workflow runs periodically.
     ScheduleId
 );
+id_type!(
+    /// An AI agent of a tenant.
+    AgentId
+);

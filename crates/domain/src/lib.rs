@@ -3,6 +3,7 @@
 //! Nothing here knows about HTTP or SQL; adapters (`store`, the web layer)
 //! depend on this crate, never the other way round.
 
+pub mod agents;
 pub mod audit;
 pub mod email;
 pub mod ids;
@@ -15,5 +16,7 @@ pub mod tokens;
 pub mod validation;
 pub mod workflows;
 
-pub use ids::{AuditId, InvitationId, RunId, ScheduleId, SessionId, TenantId, TokenId, UserId};
+pub use ids::{
+    AgentId, AuditId, InvitationId, RunId, ScheduleId, SessionId, TenantId, TokenId, UserId,
+};
 pub use tenancy::{Actor, Principal, Scoped, SystemJob, SystemScope, TenantScope};

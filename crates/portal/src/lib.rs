@@ -20,7 +20,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use pages::{audit, auth, byok, dashboard, sections, settings, workflow_runs};
+use pages::{agents, audit, auth, byok, dashboard, sections, settings, workflow_runs};
 
 /// The portal's pages, with their own middleware (sessions' CSRF cookie,
 /// error pages, security headers), for the binary to serve beside the API.
@@ -75,7 +75,9 @@ pub fn pages(state: App, sso: ::auth::sso::Sso) -> Router<App> {
         .route("/settings/audit-log", get(audit::list))
         .route("/settings/integrations", get(settings::integrations))
         .route("/settings/billing", get(settings::billing))
-        .route("/ai-agents/{id}", get(sections::agent))
+        .route("/ai-agents", get(agents::list).post(agents::create))
+        .route("/ai-agents/{id}", get(agents::show).post(agents::save))
+        .route("/ai-agents/{id}/delete", post(agents::delete))
         .route("/dashboard/connectors", get(sections::connectors))
         .route("/dashboard/connectors/{id}", get(sections::connector))
         .route("/ai-agents/byok", get(byok::list).post(byok::add))

@@ -64,43 +64,165 @@ const CONNECTORS: &str = "/dashboard/connectors";
 
 /// Every section, in navigation order.
 pub const SECTIONS: &[Section] = &[
-    Section { key: "dashboard", href: "/dashboard", label: "Dashboard", pages: &[built("/dashboard", "Overview")] },
-    Section { key: "agents", href: "/ai-agents", label: "AI Agents", pages: &[
-        pending("/ai-agents", "Agents",
-            "Your AI agents: their instructions, the documents they know, the connectors they act through, and the LLM keys (BYOK) they run on.",
-            "Add an LLM provider key first", "/ai-agents/byok"),
-        built("/ai-agents/byok", "LLM keys"),
-    ] },
-    Section { key: "knowledge", href: "/knowledge", label: "Knowledge", pages: &[
-        pending("/knowledge", "Documents",
+    Section {
+        key: "dashboard",
+        href: "/dashboard",
+        label: "Dashboard",
+        pages: &[built("/dashboard", "Overview")],
+    },
+    Section {
+        key: "agents",
+        href: "/ai-agents",
+        label: "AI Agents",
+        pages: &[
+            built("/ai-agents", "Agents"),
+            built("/ai-agents/byok", "LLM keys"),
+        ],
+    },
+    Section {
+        key: "knowledge",
+        href: "/knowledge",
+        label: "Knowledge",
+        pages: &[pending(
+            "/knowledge",
+            "Documents",
             "The documents your agents answer from, with their indexing status.",
-            "Add an LLM provider key, which indexing will use", "/ai-agents/byok"),
-    ] },
-    Section { key: "connectors", href: CONNECTORS, label: "Connectors", pages: &[built(CONNECTORS, "All connectors")] },
-    Section { key: "content", href: "/content/pages", label: "Content", pages: &[
-        pending("/content/pages", "Pages", "The pages of your WordPress site, to read and edit here.", CONNECT_FIRST, CONNECTORS),
-        pending("/content/posts", "Posts", "The posts of your WordPress site, to write, edit and publish here.", CONNECT_FIRST, CONNECTORS),
-        pending("/content/media", "Media", "Your WordPress media library, with uploads.", CONNECT_FIRST, CONNECTORS),
-    ] },
-    Section { key: "crm", href: "/crm/contacts", label: "CRM", pages: &[
-        pending("/crm/contacts", "Contacts", "Contacts from Zoho CRM, to search, create and edit here.", CONNECT_FIRST, CONNECTORS),
-        pending("/crm/leads", "Leads", "Leads from Zoho CRM.", CONNECT_FIRST, CONNECTORS),
-        pending("/crm/deals", "Deals", "Deals from Zoho CRM, by stage.", CONNECT_FIRST, CONNECTORS),
-    ] },
-    Section { key: "commerce", href: "/ecommerce/products", label: "E-commerce", pages: &[
-        pending("/ecommerce/products", "Products", "Products of your Shopify or WooCommerce shop.", CONNECT_FIRST, CONNECTORS),
-        pending("/ecommerce/orders", "Orders", "Orders of your shop, newest first.", CONNECT_FIRST, CONNECTORS),
-        pending("/ecommerce/customers", "Customers", "Customers of your shop.", CONNECT_FIRST, CONNECTORS),
-    ] },
-    Section { key: "marketing", href: "/marketing/campaigns", label: "Marketing", pages: &[
-        pending("/marketing/campaigns", "Campaigns", "Your Google Ads and Meta Ads campaigns, their spend and results.", CONNECT_FIRST, CONNECTORS),
-    ] },
-    Section { key: "analytics", href: "/analytics", label: "Analytics", pages: &[
-        pending("/analytics", "Traffic", "Traffic and conversions from Google Analytics over time, as charts.", CONNECT_FIRST, CONNECTORS),
-    ] },
-    Section { key: "workflows", href: "/workflows", label: "Workflows", pages: &[built("/workflows", "Runs")] },
-    Section { key: "audit", href: "/settings/audit-log", label: "Audit log", pages: &[built("/settings/audit-log", "Audit log")] },
-    Section { key: "settings", href: "/settings", label: "Settings", pages: &[built("/settings", "Profile")] },
+            "Add an LLM provider key, which indexing will use",
+            "/ai-agents/byok",
+        )],
+    },
+    Section {
+        key: "connectors",
+        href: CONNECTORS,
+        label: "Connectors",
+        pages: &[built(CONNECTORS, "All connectors")],
+    },
+    Section {
+        key: "content",
+        href: "/content/pages",
+        label: "Content",
+        pages: &[
+            pending(
+                "/content/pages",
+                "Pages",
+                "The pages of your WordPress site, to read and edit here.",
+                CONNECT_FIRST,
+                CONNECTORS,
+            ),
+            pending(
+                "/content/posts",
+                "Posts",
+                "The posts of your WordPress site, to write, edit and publish here.",
+                CONNECT_FIRST,
+                CONNECTORS,
+            ),
+            pending(
+                "/content/media",
+                "Media",
+                "Your WordPress media library, with uploads.",
+                CONNECT_FIRST,
+                CONNECTORS,
+            ),
+        ],
+    },
+    Section {
+        key: "crm",
+        href: "/crm/contacts",
+        label: "CRM",
+        pages: &[
+            pending(
+                "/crm/contacts",
+                "Contacts",
+                "Contacts from Zoho CRM, to search, create and edit here.",
+                CONNECT_FIRST,
+                CONNECTORS,
+            ),
+            pending(
+                "/crm/leads",
+                "Leads",
+                "Leads from Zoho CRM.",
+                CONNECT_FIRST,
+                CONNECTORS,
+            ),
+            pending(
+                "/crm/deals",
+                "Deals",
+                "Deals from Zoho CRM, by stage.",
+                CONNECT_FIRST,
+                CONNECTORS,
+            ),
+        ],
+    },
+    Section {
+        key: "commerce",
+        href: "/ecommerce/products",
+        label: "E-commerce",
+        pages: &[
+            pending(
+                "/ecommerce/products",
+                "Products",
+                "Products of your Shopify or WooCommerce shop.",
+                CONNECT_FIRST,
+                CONNECTORS,
+            ),
+            pending(
+                "/ecommerce/orders",
+                "Orders",
+                "Orders of your shop, newest first.",
+                CONNECT_FIRST,
+                CONNECTORS,
+            ),
+            pending(
+                "/ecommerce/customers",
+                "Customers",
+                "Customers of your shop.",
+                CONNECT_FIRST,
+                CONNECTORS,
+            ),
+        ],
+    },
+    Section {
+        key: "marketing",
+        href: "/marketing/campaigns",
+        label: "Marketing",
+        pages: &[pending(
+            "/marketing/campaigns",
+            "Campaigns",
+            "Your Google Ads and Meta Ads campaigns, their spend and results.",
+            CONNECT_FIRST,
+            CONNECTORS,
+        )],
+    },
+    Section {
+        key: "analytics",
+        href: "/analytics",
+        label: "Analytics",
+        pages: &[pending(
+            "/analytics",
+            "Traffic",
+            "Traffic and conversions from Google Analytics over time, as charts.",
+            CONNECT_FIRST,
+            CONNECTORS,
+        )],
+    },
+    Section {
+        key: "workflows",
+        href: "/workflows",
+        label: "Workflows",
+        pages: &[built("/workflows", "Runs")],
+    },
+    Section {
+        key: "audit",
+        href: "/settings/audit-log",
+        label: "Audit log",
+        pages: &[built("/settings/audit-log", "Audit log")],
+    },
+    Section {
+        key: "settings",
+        href: "/settings",
+        label: "Settings",
+        pages: &[built("/settings", "Profile")],
+    },
 ];
 
 /// Addresses of the earlier navigation, sent on to the plan's.

@@ -10,6 +10,7 @@ mod error;
 mod health;
 mod tx;
 
+pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod changes;

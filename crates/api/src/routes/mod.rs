@@ -1,5 +1,6 @@
 //! Handlers, one module per resource.
 
+pub mod agents;
 pub mod audit_logs;
 pub mod auth;
 pub mod docs;
@@ -54,4 +55,8 @@ pub fn api_v1() -> OpenApiRouter<App> {
         .routes(routes!(workflow_runs::cancel))
         .routes(routes!(workflow_runs::retry))
         .routes(routes!(workflow_runs::signal))
+        .routes(routes!(agents::templates))
+        .routes(routes!(agents::list, agents::create))
+        .routes(routes!(agents::get, agents::update, agents::delete))
+        .routes(routes!(agents::config, agents::set_config))
 }

@@ -1,5 +1,6 @@
 //! Page handlers, one module per area.
 
+pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod byok;

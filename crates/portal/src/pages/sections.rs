@@ -41,12 +41,6 @@ pub async fn pending(uri: Uri, user: SignedIn, csrf: Csrf) -> Result<Response, P
     ))
 }
 
-/// `GET /ai-agents/{id}`: an agent's page. No agent exists until agents
-/// land, so every id is unknown.
-pub async fn agent(_user: SignedIn, Path(_id): Path<String>) -> PageError {
-    PageError::NotFound
-}
-
 #[derive(Template)]
 #[template(path = "connectors.html")]
 struct ConnectorsPage {

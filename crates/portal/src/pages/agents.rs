@@ -1,0 +1,320 @@
+//! `/ai-agents`: the workspace's agents, made from the catalogue's
+//! templates; `/ai-agents/{id}`: one agent, a tab per part of its
+//! configuration (Basic, System prompt, Fine-tuning, LLM, Tools,
+//! Permissions). Each tab saves on its own, says so, and the change
+//! persists across a reload (post, then redirect).
+
+use crate::origin::Origin;
+use crate::render::{inline_problem, page, Chrome, PageError};
+use crate::session::{CheckedForm, Csrf, NoFields, SignedIn};
+use ai::catalog::Template as AgentTemplate;
+use app::agents::{self, AgentView, CreateAgent, UpdateAgent};
+use app::input::PageParams;
+use app::App;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use domain::agents::AgentConfig;
+use domain::roles::Role;
+use domain::validation::FieldError;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// The tabs of an agent's page: query value and label.
+const TABS: [(&str, &str); 6] = [
+    ("basic", "Basic"),
+    ("prompt", "System prompt"),
+    ("fine-tuning", "Fine-tuning"),
+    ("llm", "LLM config"),
+    ("tools", "Tools"),
+    ("permissions", "Permissions"),
+];
+
+const ROLES: [Role; 4] = [Role::Viewer, Role::Member, Role::Admin, Role::Owner];
+
+#[derive(Template)]
+#[template(path = "agents.html")]
+struct AgentsPage {
+    chrome: Chrome,
+    agents: Vec<AgentView>,
+    templates: &'static [AgentTemplate],
+    message: Option<String>,
+}
+
+/// `GET /ai-agents`.
+pub async fn list(
+    State(state): State<App>,
+    user: SignedIn,
+    csrf: Csrf,
+) -> Result<Response, PageError> {
+    let p = agents_page(&state, &user, &csrf, None).await?;
+    Ok(page(StatusCode::OK, &p))
+}
+
+async fn agents_page(
+    state: &App,
+    user: &SignedIn,
+    csrf: &Csrf,
+    message: Option<String>,
+) -> Result<AgentsPage, PageError> {
+    let page_of = agents::list(
+        state,
+        &user.principal,
+        PageParams {
+            limit: Some(200),
+            cursor: None,
+        },
+    )
+    .await?;
+    Ok(AgentsPage {
+        chrome: Chrome::new("AI Agents", &csrf.0, Some(user.profile.clone()), "agents"),
+        agents: page_of.items,
+        templates: ai::catalog::templates(),
+        message,
+    })
+}
+
+/// The create form.
+#[derive(Deserialize)]
+pub struct CreateForm {
+    template: String,
+}
+
+/// `POST /ai-agents`: a new agent from a template, then its page.
+pub async fn create(
+    State(state): State<App>,
+    user: SignedIn,
+    csrf: Csrf,
+    Origin(origin): Origin,
+    CheckedForm(f): CheckedForm<CreateForm>,
+) -> Result<Response, PageError> {
+    let body = CreateAgent {
+        template: Some(f.template),
+        name: None,
+        description: None,
+        config: None,
+    };
+    match agents::create(&state, &user.principal, origin, body).await {
+        Ok(created) => Ok(Redirect::to(&format!(
+            "/ai-agents/{}?tab=basic&saved=created",
+            created.value.id
+        ))
+        .into_response()),
+        Err(e) => {
+            let problem = inline_problem(e)?;
+            let p = agents_page(
+                &state,
+                &user,
+                &csrf,
+                Some(format!("Not created: {}", problem.detail)),
+            )
+            .await?;
+            Ok(page(crate::render::status_of(problem.status), &p))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "agent.html")]
+struct AgentPage {
+    chrome: Chrome,
+    agent: AgentView,
+    tab: &'static str,
+    tabs: &'static [(&'static str, &'static str)],
+    notice: Option<String>,
+    message: Option<String>,
+    errors: Vec<FieldError>,
+    instructions: String,
+    tools: Vec<(&'static str, &'static str, bool)>,
+    roles: &'static [Role],
+}
+
+impl AgentPage {
+    fn has_error(&self, field: &str) -> bool {
+        self.errors
+            .iter()
+            .any(|e| e.field == field || e.field.starts_with(&format!("{field}[")))
+    }
+}
+
+/// Which tab, and whether the last save worked.
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    tab: Option<String>,
+    saved: Option<String>,
+}
+
+fn tab_of(raw: Option<&str>) -> &'static str {
+    TABS.iter()
+        .map(|(t, _)| *t)
+        .find(|t| Some(*t) == raw)
+        .unwrap_or("basic")
+}
+
+fn agent_page(user: &SignedIn, csrf: &Csrf, agent: AgentView, tab: &'static str) -> AgentPage {
+    let tools = ai::tools::all()
+        .iter()
+        .map(|t| {
+            (
+                t.spec.name.as_str(),
+                t.spec.description.as_str(),
+                agent.config.tools.contains(&t.spec.name),
+            )
+        })
+        .collect();
+    AgentPage {
+        chrome: Chrome::new(&agent.name, &csrf.0, Some(user.profile.clone()), "agents"),
+        instructions: agent.config.instructions.join("\n"),
+        agent,
+        tab,
+        tabs: &TABS,
+        notice: None,
+        message: None,
+        errors: Vec::new(),
+        tools,
+        roles: &ROLES,
+    }
+}
+
+/// `GET /ai-agents/{id}`.
+pub async fn show(
+    State(state): State<App>,
+    user: SignedIn,
+    csrf: Csrf,
+    Path(id): Path<String>,
+    Query(q): Query<ShowQuery>,
+) -> Result<Response, PageError> {
+    let agent = agents::get(&state, &user.principal, &id)
+        .await
+        .map_err(not_found_for_bad_ids)?;
+    let mut p = agent_page(&user, &csrf, agent, tab_of(q.tab.as_deref()));
+    p.notice = match q.saved.as_deref() {
+        Some("created") => Some("Agent created from its template.".into()),
+        Some(_) => Some("Saved.".into()),
+        None => None,
+    };
+    Ok(page(StatusCode::OK, &p))
+}
+
+/// An id that is not a UUID names no agent: a page, not a form error.
+fn not_found_for_bad_ids(e: app::AppError) -> PageError {
+    match e {
+        app::AppError::Validation { .. } => PageError::NotFound,
+        e => e.into(),
+    }
+}
+
+/// Applies one tab's fields to the configuration; the fields of other
+/// tabs are not in the form and stay as they are.
+fn apply(tab: &str, f: &HashMap<String, String>, c: &mut AgentConfig) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let text = |name: &str| f.get(name).map(String::as_str).unwrap_or_default();
+    match tab {
+        "prompt" => c.system_prompt = text("system_prompt").replace("\r\n", "\n"),
+        "fine-tuning" => {
+            c.instructions = text("instructions")
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
+        }
+        "llm" => {
+            c.provider = text("provider").trim().to_string();
+            c.model = text("model").trim().to_string();
+            match text("temperature").trim().parse() {
+                Ok(t) => c.temperature = t,
+                Err(_) => errors.push(FieldError::new(
+                    "temperature",
+                    "must be a number between 0 and 2",
+                )),
+            }
+            match text("max_tokens").trim().parse() {
+                Ok(n) => c.max_tokens = n,
+                Err(_) => errors.push(FieldError::new("max_tokens", "must be a whole number")),
+            }
+        }
+        "tools" => {
+            c.tools = ai::tools::all()
+                .iter()
+                .filter(|t| f.contains_key(&format!("tool_{}", t.spec.name)))
+                .map(|t| t.spec.name.clone())
+                .collect()
+        }
+        "permissions" => {
+            for (field, slot) in [
+                ("chat", &mut c.permissions.chat),
+                ("edit", &mut c.permissions.edit),
+            ] {
+                match text(field).parse::<Role>() {
+                    Ok(r) => *slot = r,
+                    Err(_) => errors.push(FieldError::new(
+                        format!("permissions.{field}"),
+                        "choose a role",
+                    )),
+                }
+            }
+        }
+        _ => {}
+    }
+    errors
+}
+
+/// `POST /ai-agents/{id}`: saves the fields of one tab.
+pub async fn save(
+    State(state): State<App>,
+    user: SignedIn,
+    csrf: Csrf,
+    Origin(origin): Origin,
+    Path(id): Path<String>,
+    CheckedForm(f): CheckedForm<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    let tab = tab_of(f.get("tab").map(String::as_str));
+    let who = &user.principal;
+    let agent = agents::get(&state, who, &id)
+        .await
+        .map_err(not_found_for_bad_ids)?;
+    let saved = if tab == "basic" {
+        let body = UpdateAgent {
+            name: f.get("name").cloned(),
+            description: f.get("description").cloned(),
+        };
+        agents::update(&state, who, origin, &id, body)
+            .await
+            .map(drop)
+    } else {
+        let mut config = agent.config.clone();
+        let errors = apply(tab, &f, &mut config);
+        match app::AppError::collect(errors) {
+            Ok(()) => agents::set_config(&state, who, origin, &id, config)
+                .await
+                .map(drop),
+            Err(e) => Err(e),
+        }
+    };
+    match saved {
+        Ok(()) => Ok(Redirect::to(&format!("/ai-agents/{id}?tab={tab}&saved=1")).into_response()),
+        Err(e) => {
+            let problem = inline_problem(e)?;
+            let mut p = agent_page(&user, &csrf, agent, tab);
+            p.message = Some(format!("Not saved: {}", problem.detail));
+            p.errors = problem.errors;
+            Ok(page(crate::render::status_of(problem.status), &p))
+        }
+    }
+}
+
+/// `POST /ai-agents/{id}/delete`.
+pub async fn delete(
+    State(state): State<App>,
+    user: SignedIn,
+    Origin(origin): Origin,
+    Path(id): Path<String>,
+    CheckedForm(_): CheckedForm<NoFields>,
+) -> Result<Response, PageError> {
+    agents::delete(&state, &user.principal, origin, &id)
+        .await
+        .map_err(not_found_for_bad_ids)?;
+    Ok(Redirect::to("/ai-agents").into_response())
+}
