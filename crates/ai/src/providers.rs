@@ -137,6 +137,11 @@ impl KeyChecker {
         }
     }
 
+    /// The provider endpoints it checks against.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
     fn guarded(&self) -> &outbound::Outbound {
         self.guarded
             .get_or_init(|| outbound::Outbound::new(self.policy.clone(), Duration::from_secs(10)))

@@ -69,6 +69,10 @@ fn rule(method: &str, path: &str) -> Option<(Role, Value)> {
             json!({ "system_prompt": "You help.", "temperature": 0.5, "max_tokens": 100,
                     "provider": "openai", "model": "gpt-4o-mini" }),
         ),
+        ("post", "/api/v1/agents/{id}/chat") => (Role::Viewer, json!({ "message": "hi" })),
+        ("get", "/api/v1/conversations") => (Role::Viewer, none),
+        ("get", "/api/v1/conversations/{id}") => (Role::Viewer, none),
+        ("delete", "/api/v1/conversations/{id}") => (Role::Viewer, none),
         _ => return None,
     })
 }

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod agents;
 pub mod audit;
+pub mod chat;
 pub mod dashboard;
 mod error;
 pub mod health;

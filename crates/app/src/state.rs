@@ -87,6 +87,8 @@ pub struct App {
     pub secrets: Arc<dyn SecretStore>,
     /// Checks provider keys with their providers.
     pub providers: Arc<KeyChecker>,
+    /// Makes model clients for tenants' keys (chat).
+    pub models: ai::chat::Models,
     /// Starts and steers workflow runs (the embedded runner or Temporal).
     pub workflows: Arc<dyn WorkflowEngine>,
 }
@@ -113,6 +115,11 @@ impl App {
         Self {
             email,
             secrets,
+            models: ai::chat::Models::new(
+                providers.endpoints().clone(),
+                ai::chat::call::CallPolicy::default(),
+                &config.public_url,
+            ),
             providers: Arc::new(providers),
             metrics: Arc::new(Metrics::new(&workflows.metrics)),
             workflows: workflows.engine,

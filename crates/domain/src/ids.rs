@@ -85,3 +85,7 @@ id_type!(
     /// An AI agent of a tenant.
     AgentId
 );
+id_type!(
+    /// A conversation with an agent.
+    ConversationId
+);

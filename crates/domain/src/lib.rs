@@ -17,6 +17,7 @@ pub mod validation;
 pub mod workflows;
 
 pub use ids::{
-    AgentId, AuditId, InvitationId, RunId, ScheduleId, SessionId, TenantId, TokenId, UserId,
+    AgentId, AuditId, ConversationId, InvitationId, RunId, ScheduleId, SessionId, TenantId,
+    TokenId, UserId,
 };
 pub use tenancy::{Actor, Principal, Scoped, SystemJob, SystemScope, TenantScope};

@@ -14,6 +14,7 @@ pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod changes;
+pub mod conversations;
 pub mod idempotency;
 pub mod identities;
 pub mod invitations;

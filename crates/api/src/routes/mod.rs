@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod audit_logs;
 pub mod auth;
+pub mod chat;
 pub mod docs;
 pub mod health;
 pub mod invitations;
@@ -59,4 +60,7 @@ pub fn api_v1() -> OpenApiRouter<App> {
         .routes(routes!(agents::list, agents::create))
         .routes(routes!(agents::get, agents::update, agents::delete))
         .routes(routes!(agents::config, agents::set_config))
+        .routes(routes!(chat::send))
+        .routes(routes!(chat::list))
+        .routes(routes!(chat::get, chat::delete))
 }

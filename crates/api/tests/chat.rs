@@ -1,0 +1,370 @@
+//! Chatting with agents over the API against the provider simulator: the
+//! answer whole and streamed, tools, conversations, keys, errors, and the
+//! walls between members and tenants.
+
+use anyhow::{Context, Result};
+use domain::roles::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use testkit::{Db, TestApp};
+
+const KEY: &str = "sk-proj-chat-tests-000000000001";
+
+async fn add_key(app: &TestApp, token: &str, service: &str, key: &str) -> Result<()> {
+    app.llm.accept(key);
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/vault/keys/{service}"),
+            token,
+        )
+        .json(&json!({ "api_key": key }))
+        .send()
+        .await?;
+    assert!(res.status().is_success(), "{}", res.text().await?);
+    Ok(())
+}
+
+/// An agent from `template` on `provider`, returned with its id.
+async fn agent(
+    app: &TestApp,
+    token: &str,
+    template: &str,
+    provider: &str,
+    model: &str,
+) -> Result<String> {
+    let created: Value = app
+        .request(Method::POST, "/api/v1/agents", token)
+        .json(&json!({ "template": template }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = created["id"].as_str().context("an agent")?.to_string();
+    let mut config = created["config"].clone();
+    config["provider"] = json!(provider);
+    config["model"] = json!(model);
+    let res = app
+        .request(Method::PUT, &format!("/api/v1/agents/{id}/config"), token)
+        .json(&config)
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::OK);
+    Ok(id)
+}
+
+async fn chat(app: &TestApp, token: &str, agent: &str, body: Value) -> Result<reqwest::Response> {
+    Ok(app
+        .request(Method::POST, &format!("/api/v1/agents/{agent}/chat"), token)
+        .json(&body)
+        .send()
+        .await?)
+}
+
+/// The events of a streamed answer: (name, data).
+fn events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let mut name = None;
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = Some(n.trim().to_string());
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim_start());
+                }
+            }
+            Some((name?, serde_json::from_str(&data).ok()?))
+        })
+        .collect()
+}
+
+async fn without_a_key_the_chat_says_where_to_add_one(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let id = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o-mini").await?;
+    let res = chat(&app, &acme.token, &id, json!({ "message": "hello" })).await?;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let p: Value = res.json().await?;
+    assert!(
+        p["detail"].as_str().unwrap().contains("/ai-agents/byok"),
+        "{p}"
+    );
+    Ok(())
+}
+
+async fn an_agent_answers_and_the_conversation_is_kept(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    add_key(&app, &acme.token, "openai", KEY).await?;
+    let id = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o-mini").await?;
+    let first: Value = chat(&app, &acme.token, &id, json!({ "message": "hello there" }))
+        .await?
+        .json()
+        .await?;
+    assert_eq!(first["answer"], "You said: hello there");
+    assert_eq!(first["output_tokens"], 4);
+    let conversation = first["conversation_id"].as_str().unwrap();
+    let second: Value = chat(
+        &app,
+        &acme.token,
+        &id,
+        json!({ "message": "and again", "conversation_id": conversation }),
+    )
+    .await?
+    .json()
+    .await?;
+    assert_eq!(second["conversation_id"], conversation);
+    let sent = app.llm.chat_requests().pop().unwrap().body;
+    let roles: Vec<_> = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].clone())
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            json!("system"),
+            json!("user"),
+            json!("assistant"),
+            json!("user")
+        ],
+        "the history went along"
+    );
+    assert!(sent["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("You write FAQ entries."));
+    let detail = app
+        .get_json(
+            &format!("/api/v1/conversations/{conversation}"),
+            &acme.token,
+        )
+        .await?;
+    let kept: Vec<_> = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kept, ["user", "assistant", "user", "assistant"]);
+    assert_eq!(detail["messages"][1]["model"], "gpt-4o-mini");
+    let list = app.get_json("/api/v1/conversations", &acme.token).await?;
+    assert_eq!(list["items"][0]["title"], "hello there");
+    Ok(())
+}
+
+async fn the_answer_streams_as_server_sent_events(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    add_key(&app, &acme.token, "anthropic", KEY).await?;
+    let id = agent(
+        &app,
+        &acme.token,
+        "faq-builder",
+        "anthropic",
+        "claude-haiku-4-5",
+    )
+    .await?;
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/agents/{id}/chat"),
+            &acme.token,
+        )
+        .header("accept", "text/event-stream")
+        .json(&json!({ "message": "stream me an answer" }))
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
+        .to_str()?
+        .starts_with("text/event-stream"));
+    let evs = events(&res.text().await?);
+    assert_eq!(evs.first().map(|e| e.0.as_str()), Some("conversation"));
+    let text: String = evs
+        .iter()
+        .filter(|e| e.0 == "delta")
+        .map(|e| e.1["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "You said: stream me an answer");
+    assert!(evs.iter().filter(|e| e.0 == "delta").count() > 1);
+    let done = evs.last().unwrap();
+    assert_eq!(done.0, "done");
+    assert_eq!(done.1["answer"], "You said: stream me an answer");
+    Ok(())
+}
+
+async fn a_tool_call_runs_and_its_result_goes_back_to_the_model(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    add_key(&app, &acme.token, "openai", KEY).await?;
+    let id = agent(
+        &app,
+        &acme.token,
+        "pricing-analyst",
+        "openai",
+        "gpt-4o-mini",
+    )
+    .await?;
+    let reply: Value = chat(
+        &app,
+        &acme.token,
+        &id,
+        json!({ "message": r#"call calculator {"expression":"6*7"}"# }),
+    )
+    .await?
+    .json()
+    .await?;
+    assert_eq!(reply["answer"], "The tool said: 42", "{reply}");
+    let roles: Vec<_> = reply["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["assistant", "tool", "assistant"]);
+    assert_eq!(reply["messages"][0]["tool_calls"][0]["name"], "calculator");
+    assert_eq!(reply["messages"][1]["content"], "42");
+    let log = app
+        .get_json("/api/v1/audit-logs?action=agent.tool_called", &acme.token)
+        .await?;
+    assert_eq!(log["items"][0]["metadata"]["tool"], "calculator");
+    Ok(())
+}
+
+async fn provider_failures_come_back_as_clear_problems(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    add_key(&app, &acme.token, "openai", KEY).await?;
+    let id = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o-mini").await?;
+    app.llm.reject(KEY);
+    let res = chat(&app, &acme.token, &id, json!({ "message": "hi" })).await?;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let p: Value = res.json().await?;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("refused the `openai` key"),
+        "{p}"
+    );
+    assert!(!p["detail"].as_str().unwrap().contains(KEY));
+    app.llm.accept(KEY);
+    app.llm.rate_limit(KEY);
+    let res = chat(&app, &acme.token, &id, json!({ "message": "hi" })).await?;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "20");
+    Ok(())
+}
+
+async fn a_client_that_leaves_stops_the_upstream_answer(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    add_key(&app, &acme.token, "openai", KEY).await?;
+    let id = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o-mini").await?;
+    app.llm
+        .pause_between_chunks(std::time::Duration::from_millis(200));
+    let mut res = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/agents/{id}/chat"),
+            &acme.token,
+        )
+        .header("accept", "text/event-stream")
+        .json(&json!({ "message": "a long answer that the member will not wait for" }))
+        .send()
+        .await?;
+    let mut seen = String::new();
+    while !seen.contains("event: delta") {
+        seen.push_str(&String::from_utf8_lossy(
+            &res.chunk().await?.context("more")?,
+        ));
+    }
+    drop(res);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(app.llm.stream_was_cut(), "the provider saw the request end");
+    Ok(())
+}
+
+async fn members_and_tenants_see_only_their_own_conversations(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let globex = app.tenant("Globex").await?;
+    add_key(&app, &acme.token, "openai", KEY).await?;
+    let id = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o-mini").await?;
+    let reply: Value = chat(&app, &acme.token, &id, json!({ "message": "private" }))
+        .await?
+        .json()
+        .await?;
+    let conversation = reply["conversation_id"].as_str().unwrap();
+    let other = app.member(acme.id, "other@acme.io", Role::Member).await?;
+    for token in [&other, &globex.token] {
+        let path = format!("/api/v1/conversations/{conversation}");
+        assert_eq!(app.get_status(&path, token).await?, StatusCode::NOT_FOUND);
+        let res = app.request(Method::DELETE, &path, token).send().await?;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let list = app.get_json("/api/v1/conversations", token).await?;
+        assert!(list["items"].as_array().unwrap().is_empty());
+    }
+    // Another tenant cannot continue it nor reach the agent.
+    let res = chat(
+        &app,
+        &globex.token,
+        &id,
+        json!({ "message": "hi", "conversation_id": conversation }),
+    )
+    .await?;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    Ok(())
+}
+
+async fn one_tenants_key_is_never_used_for_another(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let globex = app.tenant("Globex").await?;
+    add_key(&app, &acme.token, "openai", "sk-acme-key-000000000000001").await?;
+    add_key(
+        &app,
+        &globex.token,
+        "openai",
+        "sk-globex-key-00000000000002",
+    )
+    .await?;
+    let a = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o-mini").await?;
+    let g = agent(&app, &globex.token, "faq-builder", "openai", "gpt-4o-mini").await?;
+    chat(&app, &globex.token, &g, json!({ "message": "from globex" })).await?;
+    chat(&app, &acme.token, &a, json!({ "message": "from acme" })).await?;
+    let sent = app.llm.chat_requests();
+    let auth =
+        |r: &testkit::llm_chat::Recorded| r.headers["authorization"].to_str().unwrap().to_string();
+    assert_eq!(auth(&sent[0]), "Bearer sk-globex-key-00000000000002");
+    assert_eq!(auth(&sent[1]), "Bearer sk-acme-key-000000000000001");
+    Ok(())
+}
+
+async fn a_viewer_may_not_chat_with_an_agent_for_members(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    add_key(&app, &acme.token, "openai", KEY).await?;
+    let id = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o-mini").await?;
+    let viewer = app.member(acme.id, "viewer@acme.io", Role::Viewer).await?;
+    let res = chat(&app, &viewer, &id, json!({ "message": "hi" })).await?;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = chat(&app, &acme.token, &id, json!({ "message": "   " })).await?;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    Ok(())
+}
+
+testkit::on_both_backends!(
+    without_a_key_the_chat_says_where_to_add_one,
+    an_agent_answers_and_the_conversation_is_kept,
+    the_answer_streams_as_server_sent_events,
+    a_tool_call_runs_and_its_result_goes_back_to_the_model,
+    provider_failures_come_back_as_clear_problems,
+    a_client_that_leaves_stops_the_upstream_answer,
+    members_and_tenants_see_only_their_own_conversations,
+    one_tenants_key_is_never_used_for_another,
+    a_viewer_may_not_chat_with_an_agent_for_members,
+);

@@ -1,0 +1,750 @@
+//! Chatting with an agent: the member's message, the agent's answer
+//! streamed from its model on the tenant's own key, the tools it calls run
+//! in a bounded loop, and everything kept in the member's conversation.
+//!
+//! One path serves both the JSON answer and the event stream: the loop
+//! reports [`ChatEvent`]s into a channel; the JSON caller drains it, the
+//! streaming caller forwards it. When the receiver is gone (the client
+//! disconnected), the loop stops and drops the upstream request.
+
+use crate::agents::AgentView;
+use crate::input::{paging, parse_id, PageParams};
+use crate::{access, App, AppError};
+use ai::providers::Provider;
+use chrono::{DateTime, Utc};
+use domain::audit::NewAuditEntry;
+use domain::llm::{
+    ChatEvent as ModelEvent, ChatModel, ChatRequest, LlmError, Speaker, ToolCall, Turn, Usage,
+};
+use domain::secrets::SecretPath;
+use domain::tokens::Scope;
+use domain::{AgentId, ConversationId, Principal, TenantScope};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use store::conversations::{self as repo, ChatMessage, Conversation};
+use store::{api_keys, audit};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// Most model calls one message may lead to (each tool round is one).
+pub const MAX_STEPS: usize = 6;
+/// The longest a whole answer, tool rounds included, may take.
+pub const MAX_TIME: Duration = Duration::from_secs(180);
+/// Longest message a member may send, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 32_000;
+/// The context assumed for a model whose window is not known, in tokens.
+pub const DEFAULT_CONTEXT_TOKENS: usize = 32_000;
+
+/// A message to an agent.
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatInput {
+    /// What the member says.
+    pub message: String,
+    /// The conversation to continue; a new one starts without it.
+    pub conversation_id: Option<String>,
+}
+
+/// A stored message as shown.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MessageView {
+    /// Id (time-ordered).
+    pub id: Uuid,
+    /// `user`, `assistant` or `tool`.
+    pub role: String,
+    /// The text (a tool's result for `tool`).
+    pub content: String,
+    /// Tools the assistant called.
+    #[schema(value_type = Vec<Object>)]
+    pub tool_calls: Vec<ToolCall>,
+    /// For a tool result, the call it answers.
+    pub tool_call_id: Option<String>,
+    /// The model that wrote it.
+    pub model: Option<String>,
+    /// Prompt tokens of the call that wrote it.
+    pub input_tokens: i64,
+    /// Tokens it took.
+    pub output_tokens: i64,
+    /// How long the model took, in milliseconds.
+    pub latency_ms: i64,
+    /// Written (UTC).
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<ChatMessage> for MessageView {
+    fn from(m: ChatMessage) -> Self {
+        Self {
+            id: m.id,
+            role: m.role,
+            content: m.content,
+            tool_calls: m.tool_calls,
+            tool_call_id: m.tool_call_id,
+            model: m.model,
+            input_tokens: m.input_tokens,
+            output_tokens: m.output_tokens,
+            latency_ms: m.latency_ms,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// The agent's answer to one message.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ChatReply {
+    /// The conversation (new or continued).
+    pub conversation_id: ConversationId,
+    /// The answer's text.
+    pub answer: String,
+    /// What this message added after the member's: the agent's turns and
+    /// the tools' results, in order.
+    pub messages: Vec<MessageView>,
+    /// Tokens used by all the model calls of this answer.
+    pub input_tokens: u64,
+    /// See `input_tokens`.
+    pub output_tokens: u64,
+}
+
+/// What a streamed answer reports, in order.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChatEvent {
+    /// The conversation this answer belongs to.
+    Conversation {
+        /// Its id.
+        id: ConversationId,
+    },
+    /// More of the answer's text.
+    Delta {
+        /// The text.
+        text: String,
+    },
+    /// The agent calls a tool.
+    ToolCall {
+        /// The call's id.
+        id: String,
+        /// The tool.
+        name: String,
+        /// Its arguments.
+        arguments: Value,
+    },
+    /// A tool's result.
+    ToolResult {
+        /// The call it answers.
+        id: String,
+        /// The tool.
+        name: String,
+        /// What it returned (or why it failed).
+        result: String,
+    },
+    /// The answer is complete.
+    Done {
+        /// The whole text.
+        answer: String,
+        /// Prompt tokens, all calls.
+        input_tokens: u64,
+        /// Generated tokens, all calls.
+        output_tokens: u64,
+    },
+    /// It failed part way; what was said so far is kept.
+    Failed {
+        /// The HTTP status the failure stands for.
+        status: u16,
+        /// What went wrong.
+        detail: String,
+    },
+}
+
+/// A conversation as listed.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConversationView {
+    /// Id.
+    pub id: ConversationId,
+    /// The agent.
+    pub agent_id: AgentId,
+    /// Its first words.
+    pub title: String,
+    /// Started (UTC).
+    pub created_at: DateTime<Utc>,
+    /// Last message (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Conversation> for ConversationView {
+    fn from(c: Conversation) -> Self {
+        Self {
+            id: c.id,
+            agent_id: c.agent_id,
+            title: c.title,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// A page of conversations.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConversationPage {
+    /// Newest first.
+    pub items: Vec<ConversationView>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// A conversation with its messages.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConversationDetail {
+    /// The conversation.
+    pub conversation: ConversationView,
+    /// Its messages, oldest first.
+    pub messages: Vec<MessageView>,
+}
+
+/// Everything a chat needs, checked, with the member's message stored.
+pub struct Prepared {
+    state: App,
+    scope: TenantScope,
+    agent: AgentView,
+    conversation: Conversation,
+    model: Arc<dyn ChatModel>,
+    history: Vec<Turn>,
+}
+
+impl Prepared {
+    /// The conversation the answer goes to.
+    pub fn conversation_id(&self) -> ConversationId {
+        self.conversation.id
+    }
+}
+
+fn llm_error(e: LlmError, service: &str) -> AppError {
+    match e {
+        LlmError::InvalidKey { provider, message } => AppError::Conflict(format!(
+            "{provider} refused the `{service}` key ({message}); replace it at /ai-agents/byok"
+        )),
+        LlmError::RateLimited { retry_after, .. } => AppError::TooManyRequests {
+            detail: e.to_string(),
+            retry_after: retry_after.unwrap_or(30),
+        },
+        LlmError::ContextTooLong(m) => AppError::field(
+            "message",
+            format!("the message does not fit the model's context even alone: {m}"),
+        ),
+        LlmError::Refused { .. } => {
+            AppError::Conflict(format!("{e}; check the agent's provider and model"))
+        }
+        LlmError::Upstream { .. } | LlmError::Timeout { .. } | LlmError::Unreachable { .. } => {
+            AppError::Unavailable(format!("{e}; nothing was lost, send the message again"))
+        }
+    }
+}
+
+/// The model client for the agent: its provider service's key from the
+/// secret store (through its cache), or a 409 that says where to add one.
+async fn model_for(
+    state: &App,
+    scope: &TenantScope,
+    agent: &AgentView,
+) -> Result<Arc<dyn ChatModel>, AppError> {
+    let service = &agent.config.provider;
+    let mut tx = state.store.read(scope).await?;
+    let key = api_keys::find(&mut tx, service).await?;
+    tx.commit().await?;
+    let key = key.ok_or_else(|| {
+        AppError::Conflict(format!(
+            "this workspace has no `{service}` key for the agent to use; add one at /ai-agents/byok"
+        ))
+    })?;
+    let path = SecretPath::parse(scope.tenant(), &key.vault_path).map_err(AppError::Internal)?;
+    let secret = state.secrets.get(&path).await?;
+    let api_key = secret
+        .get("api_key")
+        .cloned()
+        .ok_or_else(|| AppError::Internal(format!("no api_key field at {path}")))?;
+    state
+        .models
+        .for_key(
+            Provider::for_service(service),
+            key.base_url.as_deref(),
+            api_key,
+        )
+        .map_err(|e| llm_error(e, service))
+}
+
+fn turn_of(m: &ChatMessage) -> Turn {
+    match m.role.as_str() {
+        "assistant" => Turn::assistant(&m.content, m.tool_calls.clone()),
+        "tool" => Turn::tool_result(m.tool_call_id.clone().unwrap_or_default(), &m.content),
+        _ => Turn::user(&m.content),
+    }
+}
+
+/// Checks the caller, the agent and the message, finds the key, and keeps
+/// the member's message (starting a conversation if none is named).
+pub async fn prepare(
+    state: &App,
+    who: &Principal,
+    agent_id: &str,
+    input: ChatInput,
+) -> Result<Prepared, AppError> {
+    let scope = access::require(who, Scope::Read)?;
+    let agent = crate::agents::get(state, who, agent_id).await?;
+    let least = agent.config.permissions.chat;
+    let allowed = match who.role() {
+        Some(role) => role >= least,
+        None => who.has_scope(Scope::Write),
+    };
+    if !allowed {
+        return Err(AppError::Forbidden(format!(
+            "chatting with this agent needs the `{least}` role (its permissions say so)"
+        )));
+    }
+    let message = input.message.trim();
+    if message.is_empty() || message.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(AppError::field(
+            "message",
+            format!("must be 1 to {MAX_MESSAGE_CHARS} characters"),
+        ));
+    }
+    let conversation_id = input
+        .conversation_id
+        .as_deref()
+        .map(|raw| parse_id::<ConversationId>(raw, "conversation_id"))
+        .transpose()?;
+    let model = model_for(state, &scope, &agent).await?;
+    let now = Utc::now();
+    let mut tx = state.store.write(&scope).await?;
+    let (conversation, history) = match conversation_id {
+        Some(id) => {
+            let c = repo::get_own(&mut tx, id)
+                .await?
+                .filter(|c| c.agent_id == agent.id)
+                .ok_or_else(|| {
+                    AppError::NotFound("no such conversation of yours with this agent".into())
+                })?;
+            let history = repo::messages(&mut tx, id)
+                .await?
+                .iter()
+                .map(turn_of)
+                .collect();
+            (c, history)
+        }
+        None => {
+            let title: String = message.chars().take(80).collect();
+            let c = repo::create(&mut tx, ConversationId::new(), agent.id, &title, now).await?;
+            (c, Vec::new())
+        }
+    };
+    repo::add_message(
+        &mut tx,
+        &stored(
+            conversation.id,
+            Turn::user(message),
+            None,
+            Usage::default(),
+            0,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    let mut history: Vec<Turn> = history;
+    history.push(Turn::user(message));
+    Ok(Prepared {
+        state: state.clone(),
+        scope,
+        agent,
+        conversation,
+        model,
+        history,
+    })
+}
+
+fn stored(
+    conversation: ConversationId,
+    turn: Turn,
+    model: Option<&str>,
+    usage: Usage,
+    latency_ms: i64,
+) -> ChatMessage {
+    ChatMessage {
+        id: Uuid::now_v7(),
+        conversation_id: conversation,
+        role: match turn.speaker {
+            Speaker::User => "user",
+            Speaker::Assistant => "assistant",
+            Speaker::Tool => "tool",
+        }
+        .into(),
+        content: turn.text,
+        tool_calls: turn.tool_calls,
+        tool_call_id: turn.tool_call_id,
+        model: model.map(str::to_string),
+        input_tokens: usage.input_tokens as i64,
+        output_tokens: usage.output_tokens as i64,
+        latency_ms,
+        created_at: Utc::now(),
+    }
+}
+
+/// Keeps the newest turns that fit `budget` tokens (about four characters
+/// each), never starting on a tool result or an assistant's tool call
+/// whose results were cut: the system prompt is sent apart and always.
+pub fn trim(turns: &[Turn], budget: usize) -> Vec<Turn> {
+    let cost = |t: &Turn| {
+        (t.text.len()
+            + t.tool_calls
+                .iter()
+                .map(|c| c.arguments.to_string().len() + c.name.len())
+                .sum::<usize>())
+            / 4
+            + 4
+    };
+    let mut used = 0;
+    let mut start = turns.len();
+    while start > 0 {
+        let c = cost(&turns[start - 1]);
+        if used + c > budget && start < turns.len() {
+            break;
+        }
+        used += c;
+        start -= 1;
+    }
+    // A conversation must begin with the member speaking.
+    while start < turns.len().saturating_sub(1) && turns[start].speaker != Speaker::User {
+        start += 1;
+    }
+    turns[start..].to_vec()
+}
+
+/// Runs a tool the agent asked for: refused if the agent was not given
+/// it; audited either way.
+async fn run_tool(p: &Prepared, call: &ToolCall) -> Result<String, AppError> {
+    let enabled = p.agent.config.tools.contains(&call.name);
+    let result = if !enabled {
+        Err(format!(
+            "the tool `{}` is not enabled for this agent",
+            call.name
+        ))
+    } else if let Some(r) = ai::tools::run_pure(&call.name, &call.arguments) {
+        r
+    } else if call.name == "audit_log_search" {
+        audit_search(p, &call.arguments).await?
+    } else {
+        Err(format!("there is no tool named `{}`", call.name))
+    };
+    let mut tx = p.state.store.write(&p.scope).await?;
+    audit::record(
+        &mut tx,
+        NewAuditEntry::new("agent.tool_called", "agent", Some(p.agent.id.to_string()))
+            .with_metadata(json!({
+                "tool": call.name,
+                "conversation_id": p.conversation.id,
+                "ok": result.is_ok(),
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(match result {
+        Ok(text) => text,
+        Err(why) => format!("error: {why}"),
+    })
+}
+
+/// The audit-log tool: the caller's own view of the log (they may list it),
+/// without addresses, browsers or metadata, which the model does not need.
+async fn audit_search(p: &Prepared, args: &Value) -> Result<Result<String, String>, AppError> {
+    let since = match args["since"].as_str() {
+        Some(s) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => return Ok(Err(format!("`since` is not an RFC 3339 time: {s}"))),
+        },
+        None => None,
+    };
+    let limit = args["limit"].as_u64().unwrap_or(20).clamp(1, 50) as u32;
+    let filter = domain::audit::AuditFilter {
+        action: args["action"].as_str().map(str::to_string),
+        resource_type: None,
+        since,
+        until: None,
+    };
+    let limit = domain::paging::Limit::parse(Some(limit)).map_err(AppError::Internal)?;
+    let mut tx = p.state.store.read(&p.scope).await?;
+    let page = audit::list(&mut tx, &filter, None, limit).await?;
+    tx.commit().await?;
+    let rows: Vec<Value> = page
+        .items
+        .iter()
+        .map(|e| json!({ "at": e.created_at, "action": e.action, "resource": e.resource_type, "resource_id": e.resource_id }))
+        .collect();
+    Ok(Ok(Value::Array(rows).to_string()))
+}
+
+/// Lets the agent answer: model calls and tool rounds, at most
+/// [`MAX_STEPS`] calls and [`MAX_TIME`], each turn stored as it ends.
+/// Reports into `events`; stops when nobody listens any more.
+pub async fn run(p: Prepared, events: mpsc::Sender<ChatEvent>) -> Result<ChatReply, AppError> {
+    let started = Instant::now();
+    let service = p.agent.config.provider.clone();
+    let tools: Vec<_> = p
+        .agent
+        .config
+        .tools
+        .iter()
+        .filter_map(|t| ai::tools::find(t).map(|i| i.spec.clone()))
+        .collect();
+    let budget = DEFAULT_CONTEXT_TOKENS.saturating_sub(
+        p.agent.config.max_tokens as usize + p.agent.config.full_prompt().len() / 4,
+    );
+    let mut history = p.history.clone();
+    let mut added = Vec::new();
+    let mut total = Usage::default();
+    let mut answer = String::new();
+    let _ = events
+        .send(ChatEvent::Conversation {
+            id: p.conversation.id,
+        })
+        .await;
+    for _ in 0..MAX_STEPS {
+        let req = ChatRequest {
+            model: p.agent.config.model.clone(),
+            system: Some(p.agent.config.full_prompt()),
+            turns: trim(&history, budget),
+            temperature: Some(p.agent.config.temperature),
+            max_tokens: Some(p.agent.config.max_tokens),
+            tools: tools.clone(),
+        };
+        let t0 = Instant::now();
+        let mut stream = p
+            .model
+            .chat_stream(&req)
+            .await
+            .map_err(|e| llm_error(e, &service))?;
+        let mut text = String::new();
+        let mut calls = Vec::new();
+        let mut usage = Usage::default();
+        let mut gone = false;
+        let mut failure = None;
+        loop {
+            let left = MAX_TIME.saturating_sub(started.elapsed());
+            let next = match tokio::time::timeout(left, stream.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    failure = Some(AppError::Unavailable(format!(
+                        "the answer took longer than {} s and was stopped",
+                        MAX_TIME.as_secs()
+                    )));
+                    break;
+                }
+            };
+            match next {
+                None => break,
+                Some(Ok(ModelEvent::Text(t))) => {
+                    text.push_str(&t);
+                    if events.send(ChatEvent::Delta { text: t }).await.is_err() {
+                        gone = true;
+                        break;
+                    }
+                }
+                Some(Ok(ModelEvent::ToolCall(c))) => calls.push(c),
+                Some(Ok(ModelEvent::Done { usage: u, .. })) => usage = u,
+                Some(Err(e)) => {
+                    failure = Some(llm_error(e, &service));
+                    break;
+                }
+            }
+        }
+        // Dropping the stream ends the upstream request at once.
+        drop(stream);
+        total.input_tokens += usage.input_tokens;
+        total.output_tokens += usage.output_tokens;
+        let latency = t0.elapsed().as_millis() as i64;
+        let turn = Turn::assistant(
+            &text,
+            if gone || failure.is_some() {
+                Vec::new()
+            } else {
+                calls.clone()
+            },
+        );
+        if !turn.text.is_empty() || !turn.tool_calls.is_empty() {
+            let m = stored(
+                p.conversation.id,
+                turn.clone(),
+                Some(&p.agent.config.model),
+                usage,
+                latency,
+            );
+            save(&p, &m).await?;
+            added.push(MessageView::from(m));
+        }
+        answer.push_str(&text);
+        if gone {
+            return Err(AppError::Unavailable(
+                "the client left; the answer so far is kept".into(),
+            ));
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if calls.is_empty() {
+            let _ = events
+                .send(ChatEvent::Done {
+                    answer: answer.clone(),
+                    input_tokens: total.input_tokens,
+                    output_tokens: total.output_tokens,
+                })
+                .await;
+            return Ok(ChatReply {
+                conversation_id: p.conversation.id,
+                answer,
+                messages: added,
+                input_tokens: total.input_tokens,
+                output_tokens: total.output_tokens,
+            });
+        }
+        history.push(turn);
+        for call in &calls {
+            let _ = events
+                .send(ChatEvent::ToolCall {
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    arguments: call.arguments.clone(),
+                })
+                .await;
+            let result = run_tool(&p, call).await?;
+            let t = Turn::tool_result(&call.id, &result);
+            let m = stored(p.conversation.id, t.clone(), None, Usage::default(), 0);
+            save(&p, &m).await?;
+            added.push(MessageView::from(m));
+            history.push(t);
+            if events
+                .send(ChatEvent::ToolResult {
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    result,
+                })
+                .await
+                .is_err()
+            {
+                return Err(AppError::Unavailable(
+                    "the client left; the answer so far is kept".into(),
+                ));
+            }
+        }
+        answer.clear();
+    }
+    Err(AppError::Unavailable(format!(
+        "the agent called tools {MAX_STEPS} times without finishing its answer; what it did is kept in the conversation"
+    )))
+}
+
+async fn save(p: &Prepared, m: &ChatMessage) -> Result<(), AppError> {
+    let mut tx = p.state.store.write(&p.scope).await?;
+    repo::add_message(&mut tx, m).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sends a message and waits for the whole answer.
+pub async fn send(
+    state: &App,
+    who: &Principal,
+    agent_id: &str,
+    input: ChatInput,
+) -> Result<ChatReply, AppError> {
+    let prepared = prepare(state, who, agent_id, input).await?;
+    // Room for every event: nobody reads them until the answer is done.
+    let (tx, mut rx) = mpsc::channel(1024);
+    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let reply = run(prepared, tx).await;
+    let _ = drain.await;
+    reply
+}
+
+/// The caller's conversations, newest first.
+pub async fn list(
+    state: &App,
+    who: &Principal,
+    q: PageParams,
+) -> Result<ConversationPage, AppError> {
+    let scope = access::require(who, Scope::Read)?;
+    let (limit, cursor) = paging(q.limit, q.cursor.as_deref())?;
+    let mut tx = state.store.read(&scope).await?;
+    let page = repo::list_own(&mut tx, cursor, limit).await?;
+    tx.commit().await?;
+    Ok(ConversationPage {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// One of the caller's conversations with its messages.
+pub async fn get(state: &App, who: &Principal, id: &str) -> Result<ConversationDetail, AppError> {
+    let scope = access::require(who, Scope::Read)?;
+    let id: ConversationId = parse_id(id, "id")?;
+    let mut tx = state.store.read(&scope).await?;
+    let c = repo::get_own(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such conversation of yours".into()))?;
+    let messages = repo::messages(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(ConversationDetail {
+        conversation: c.into(),
+        messages: messages.into_iter().map(Into::into).collect(),
+    })
+}
+
+/// Deletes one of the caller's conversations, audited.
+pub async fn delete(
+    state: &App,
+    who: &Principal,
+    origin: domain::audit::RequestOrigin,
+    id: &str,
+) -> Result<(), AppError> {
+    let scope = access::require(who, Scope::Read)?;
+    let id: ConversationId = parse_id(id, "id")?;
+    let mut tx = state.store.write(&scope).await?;
+    if !repo::delete_own(&mut tx, id).await? {
+        return Err(AppError::NotFound("no such conversation of yours".into()));
+    }
+    audit::record(
+        &mut tx,
+        NewAuditEntry::new("conversation.deleted", "conversation", Some(id.to_string()))
+            .from_origin(origin),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(n: usize) -> String {
+        "word ".repeat(n)
+    }
+
+    #[test]
+    fn trimming_drops_the_oldest_turns_and_starts_with_the_member() {
+        let turns = vec![
+            Turn::user(words(400)),
+            Turn::assistant(words(400), vec![]),
+            Turn::user(words(10)),
+            Turn::assistant(words(10), vec![]),
+            Turn::user("now"),
+        ];
+        let kept = trim(&turns, 100);
+        assert_eq!(kept.len(), 3);
+        assert_eq!(kept[0].speaker, Speaker::User);
+        assert_eq!(kept.last().unwrap().text, "now");
+    }
+
+    #[test]
+    fn the_last_message_is_kept_even_alone() {
+        let turns = vec![Turn::user(words(1000))];
+        assert_eq!(trim(&turns, 10).len(), 1);
+    }
+}
