@@ -87,4 +87,100 @@
     dialog.showModal();
     cancel.focus();
   });
+
+  // Chat with an agent: the answer streams in as it is written (server-sent
+  // events read from the response), tool calls and results show as they
+  // happen, and Stop ends the request, which stops the model upstream.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.matches || !form.matches("form[data-chat]") || !window.fetch || !window.TextDecoder) return;
+    e.preventDefault();
+    var box = document.getElementById("messages");
+    var input = form.querySelector("textarea[name=message]");
+    var send = form.querySelector("[data-send]");
+    var stop = form.querySelector("[data-stop]");
+    var status = form.querySelector("[data-status]");
+    var text = input.value.trim();
+    if (!text) { status.textContent = "Write a message first."; return; }
+    var placeholder = box.querySelector(".msg.muted");
+    if (placeholder) placeholder.remove();
+    function add(cls, content) {
+      var li = document.createElement("li");
+      li.className = "msg " + cls;
+      var p = document.createElement("p");
+      p.textContent = content;
+      li.appendChild(p);
+      box.appendChild(li);
+      box.scrollTop = box.scrollHeight;
+      return p;
+    }
+    add("msg-user", text);
+    var answer = add("msg-assistant", "");
+    var body = new URLSearchParams(new FormData(form));
+    input.value = "";
+    var controller = new AbortController();
+    send.disabled = true;
+    stop.hidden = false;
+    status.textContent = "Answering…";
+    stop.onclick = function () { controller.abort(); };
+    function finish(message) {
+      send.disabled = false;
+      stop.hidden = true;
+      status.textContent = message;
+      input.focus();
+    }
+    function handle(ev) {
+      if (ev.type === "conversation") {
+        form.querySelector("input[name=conversation_id]").value = ev.id;
+      } else if (ev.type === "delta") {
+        answer.textContent += ev.text;
+        box.scrollTop = box.scrollHeight;
+      } else if (ev.type === "tool_call") {
+        if (!answer.textContent) answer.parentNode.remove();
+        add("msg-tool", "calls " + ev.name + " " + JSON.stringify(ev.arguments));
+      } else if (ev.type === "tool_result") {
+        add("msg-tool", ev.name + " → " + ev.result);
+        answer = add("msg-assistant", "");
+      } else if (ev.type === "done") {
+        finish("Done: " + ev.input_tokens + " tokens in, " + ev.output_tokens + " out.");
+      } else if (ev.type === "failed") {
+        add("msg-error", ev.detail).parentNode.setAttribute("role", "alert");
+        finish("Stopped.");
+      }
+    }
+    fetch(form.action, {
+      method: "POST",
+      body: body,
+      headers: { "Accept": "text/event-stream" },
+      credentials: "same-origin",
+      signal: controller.signal
+    }).then(function (res) {
+      if (!res.ok) {
+        return res.text().then(function (t) {
+          add("msg-error", t || ("The message was not sent (" + res.status + ")."));
+          finish("Not sent.");
+        });
+      }
+      var reader = res.body.getReader();
+      var decoder = new TextDecoder();
+      var buffer = "";
+      function pump() {
+        return reader.read().then(function (r) {
+          if (r.done) { if (!send.disabled) return; finish(""); return; }
+          buffer += decoder.decode(r.value, { stream: true });
+          var blocks = buffer.split("\n\n");
+          buffer = blocks.pop();
+          blocks.forEach(function (block) {
+            var data = block.split("\n").filter(function (l) { return l.indexOf("data:") === 0; })
+              .map(function (l) { return l.slice(5).replace(/^ /, ""); }).join("\n");
+            if (data) { try { handle(JSON.parse(data)); } catch (err) { /* a keep-alive or partial line */ } }
+          });
+          return pump();
+        });
+      }
+      return pump();
+    }).catch(function () {
+      finish(controller.signal.aborted ? "Stopped. The answer so far is kept." : "The connection broke; send the message again.");
+    });
+  });
 })();

@@ -78,6 +78,7 @@ pub fn pages(state: App, sso: ::auth::sso::Sso) -> Router<App> {
         .route("/ai-agents", get(agents::list).post(agents::create))
         .route("/ai-agents/{id}", get(agents::show).post(agents::save))
         .route("/ai-agents/{id}/delete", post(agents::delete))
+        .route("/ai-agents/{id}/chat", post(agents::send))
         .route("/dashboard/connectors", get(sections::connectors))
         .route("/dashboard/connectors/{id}", get(sections::connector))
         .route("/ai-agents/byok", get(byok::list).post(byok::add))

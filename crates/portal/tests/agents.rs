@@ -162,7 +162,48 @@ async fn a_viewer_sees_an_agent_but_cannot_change_it(db: Db) -> Result<()> {
     Ok(())
 }
 
+async fn without_script_a_message_posts_and_the_answer_shows_in_its_conversation(
+    db: Db,
+) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    app.member(acme.id, "mo@acme.io", Role::Member).await?;
+    let b = app.browser();
+    b.sign_in("mo@acme.io", MEMBER_PASSWORD).await?;
+    let list = b.get("/ai-agents").await?;
+    let start = list
+        .body
+        .find("href=\"/ai-agents/0")
+        .context("an agent link")?
+        + 6;
+    let at = list.body[start..start + 47].to_string();
+    let chat = format!("{at}?tab=chat");
+    let res = b
+        .submit(&chat, &format!("{at}/chat"), &[("message", "hello")])
+        .await?;
+    assert_eq!(res.status, StatusCode::CONFLICT, "no key yet");
+    assert!(res.body.contains("/ai-agents/byok"), "{}", res.body);
+    let key = "sk-proj-portal-chat-0000000001";
+    app.llm.accept(key);
+    app.request(
+        reqwest::Method::POST,
+        "/api/v1/vault/keys/openai",
+        &acme.token,
+    )
+    .json(&serde_json::json!({ "api_key": key }))
+    .send()
+    .await?;
+    let res = b
+        .submit(&chat, &format!("{at}/chat"), &[("message", "hello")])
+        .await?;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = b.follow(&res).await?;
+    assert!(page.body.contains("You said: hello"), "{}", page.body);
+    Ok(())
+}
+
 testkit::on_both_backends!(
+    without_script_a_message_posts_and_the_answer_shows_in_its_conversation,
     the_agents_page_lists_the_core_agents_and_the_templates,
     an_agent_created_from_a_template_opens_on_its_page,
     each_tab_saves_and_the_change_persists,

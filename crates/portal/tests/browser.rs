@@ -522,3 +522,70 @@ async fn a_refresh_that_takes_too_long_shows_a_timeout_toast_whose_retry_works()
     retry_refreshes_the_cards(&chrome).await?;
     chrome.close().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chatting_with_an_agent_streams_the_answer_and_shows_its_tools() -> Result<()> {
+    let (app, acme) = app_with_member(Role::Admin).await?;
+    let key = "sk-proj-browser-chat-0000CHAT";
+    app.llm.accept(key);
+    let res = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/vault/keys/openai",
+            &acme.token,
+        )
+        .json(&serde_json::json!({ "api_key": key }))
+        .send()
+        .await?;
+    assert!(res.status().is_success());
+    let agents = app.get_json("/api/v1/agents", &acme.token).await?;
+    let writer = agents["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["template"] == "content-writer")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.llm.pause_between_chunks(Duration::from_millis(60));
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    chrome
+        .goto(&format!("/ai-agents/{writer}?tab=chat"))
+        .await?;
+    let said = |text: &'static str| {
+        let chrome = &chrome;
+        async move {
+            for _ in 0..100 {
+                if chrome.text("#messages").await?.contains(text) {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            anyhow::bail!("`{text}` never showed: {}", chrome.text("#messages").await?)
+        }
+    };
+    chrome.fill("message", "hello from the browser").await?;
+    chrome.click("[data-send]").await?;
+    said("You said: hello from the browser").await?;
+    chrome.fill("message", "call current_datetime {}").await?;
+    chrome.click("[data-send]").await?;
+    said("The tool said: 20").await?;
+    assert!(chrome
+        .text("#messages")
+        .await?
+        .contains("calls current_datetime"));
+    chrome.screenshot("agent-chat").await?;
+    // Both messages went to one conversation, kept across a reload.
+    chrome
+        .goto(&format!("/ai-agents/{writer}?tab=chat"))
+        .await?;
+    assert!(chrome
+        .text("aside")
+        .await?
+        .contains("hello from the browser"));
+    let errors = chrome.console_errors().await?;
+    assert!(errors.is_empty(), "{errors:?}");
+    chrome.close().await
+}

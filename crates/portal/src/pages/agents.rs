@@ -1,28 +1,36 @@
 //! `/ai-agents`: the workspace's agents, made from the catalogue's
-//! templates; `/ai-agents/{id}`: one agent, a tab per part of its
-//! configuration (Basic, System prompt, Fine-tuning, LLM, Tools,
-//! Permissions). Each tab saves on its own, says so, and the change
-//! persists across a reload (post, then redirect).
+//! templates; `/ai-agents/{id}`: one agent, with a Chat tab and a tab per
+//! part of its configuration (Basic, System prompt, Fine-tuning, LLM,
+//! Tools, Permissions). Each configuration tab saves on its own, says so,
+//! and the change persists across a reload (post, then redirect). The
+//! chat streams the answer into the page (app.js reads the events of
+//! `POST /ai-agents/{id}/chat`); without script the form posts and the
+//! page shows the whole answer.
 
 use crate::origin::Origin;
 use crate::render::{inline_problem, page, Chrome, PageError};
 use crate::session::{CheckedForm, Csrf, NoFields, SignedIn};
 use ai::catalog::Template as AgentTemplate;
 use app::agents::{self, AgentView, CreateAgent, UpdateAgent};
+use app::chat::{self, ChatEvent, ChatInput, ConversationView, MessageView};
 use app::input::PageParams;
 use app::App;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::agents::AgentConfig;
 use domain::roles::Role;
 use domain::validation::FieldError;
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::convert::Infallible;
+use tokio::sync::mpsc;
 
 /// The tabs of an agent's page: query value and label.
-const TABS: [(&str, &str); 6] = [
+const TABS: [(&str, &str); 7] = [
+    ("chat", "Chat"),
     ("basic", "Basic"),
     ("prompt", "System prompt"),
     ("fine-tuning", "Fine-tuning"),
@@ -128,6 +136,9 @@ struct AgentPage {
     instructions: String,
     tools: Vec<(&'static str, &'static str, bool)>,
     roles: &'static [Role],
+    conversations: Vec<ConversationView>,
+    conversation: Option<String>,
+    messages: Vec<MessageView>,
 }
 
 impl AgentPage {
@@ -143,13 +154,14 @@ impl AgentPage {
 pub struct ShowQuery {
     tab: Option<String>,
     saved: Option<String>,
+    conversation: Option<String>,
 }
 
 fn tab_of(raw: Option<&str>) -> &'static str {
     TABS.iter()
         .map(|(t, _)| *t)
         .find(|t| Some(*t) == raw)
-        .unwrap_or("basic")
+        .unwrap_or("chat")
 }
 
 fn agent_page(user: &SignedIn, csrf: &Csrf, agent: AgentView, tab: &'static str) -> AgentPage {
@@ -174,6 +186,9 @@ fn agent_page(user: &SignedIn, csrf: &Csrf, agent: AgentView, tab: &'static str)
         errors: Vec::new(),
         tools,
         roles: &ROLES,
+        conversations: Vec::new(),
+        conversation: None,
+        messages: Vec::new(),
     }
 }
 
@@ -189,6 +204,9 @@ pub async fn show(
         .await
         .map_err(not_found_for_bad_ids)?;
     let mut p = agent_page(&user, &csrf, agent, tab_of(q.tab.as_deref()));
+    if p.tab == "chat" {
+        fill_chat(&state, &user, &mut p, q.conversation.as_deref()).await?;
+    }
     p.notice = match q.saved.as_deref() {
         Some("created") => Some("Agent created from its template.".into()),
         Some(_) => Some("Saved.".into()),
@@ -317,4 +335,126 @@ pub async fn delete(
         .await
         .map_err(not_found_for_bad_ids)?;
     Ok(Redirect::to("/ai-agents").into_response())
+}
+
+/// The member's conversations with this agent, and the one open.
+async fn fill_chat(
+    state: &App,
+    user: &SignedIn,
+    p: &mut AgentPage,
+    open: Option<&str>,
+) -> Result<(), PageError> {
+    let all = chat::list(
+        state,
+        &user.principal,
+        PageParams {
+            limit: Some(200),
+            cursor: None,
+        },
+    )
+    .await?;
+    p.conversations = all
+        .items
+        .into_iter()
+        .filter(|c| c.agent_id == p.agent.id)
+        .collect();
+    if let Some(id) = open {
+        let detail = chat::get(state, &user.principal, id)
+            .await
+            .map_err(not_found_for_bad_ids)?;
+        p.conversation = Some(id.to_string());
+        p.messages = detail.messages;
+    }
+    Ok(())
+}
+
+/// The chat form.
+#[derive(Deserialize)]
+pub struct ChatForm {
+    message: String,
+    #[serde(default)]
+    conversation_id: String,
+}
+
+/// `POST /ai-agents/{id}/chat`: with `Accept: text/event-stream` (the
+/// page's script) the answer streams as events; otherwise the page comes
+/// back with the whole answer in its conversation.
+pub async fn send(
+    State(state): State<App>,
+    user: SignedIn,
+    csrf: Csrf,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    CheckedForm(f): CheckedForm<ChatForm>,
+) -> Result<Response, PageError> {
+    let input = ChatInput {
+        message: f.message,
+        conversation_id: Some(f.conversation_id).filter(|c| !c.is_empty()),
+    };
+    let streaming = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    let prepared = match chat::prepare(&state, &user.principal, &id, input).await {
+        Ok(p) => p,
+        Err(e) => {
+            let problem = inline_problem(e)?;
+            if streaming {
+                let detail = problem.detail;
+                return Ok((crate::render::status_of(problem.status), detail).into_response());
+            }
+            let agent = agents::get(&state, &user.principal, &id)
+                .await
+                .map_err(not_found_for_bad_ids)?;
+            let mut p = agent_page(&user, &csrf, agent, "chat");
+            fill_chat(&state, &user, &mut p, None).await?;
+            p.message = Some(format!("Not sent: {}", problem.detail));
+            return Ok(page(crate::render::status_of(problem.status), &p));
+        }
+    };
+    let conversation = prepared.conversation_id();
+    if !streaming {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let outcome = chat::run(prepared, tx).await;
+        let _ = drain.await;
+        let to = format!("/ai-agents/{id}?tab=chat&conversation={conversation}");
+        return match outcome {
+            Ok(_) => Ok(Redirect::to(&to).into_response()),
+            Err(e) => {
+                let problem = inline_problem(e)?;
+                let agent = agents::get(&state, &user.principal, &id).await?;
+                let mut p = agent_page(&user, &csrf, agent, "chat");
+                fill_chat(&state, &user, &mut p, Some(&conversation.to_string())).await?;
+                p.message = Some(format!("The answer stopped: {}", problem.detail));
+                Ok(page(crate::render::status_of(problem.status), &p))
+            }
+        };
+    }
+    let (tx, rx) = mpsc::channel(64);
+    let last = tx.clone();
+    tokio::spawn(async move {
+        if let Err(e) = chat::run(prepared, tx).await {
+            let detail = match inline_problem(e) {
+                Ok(r) => r.detail,
+                Err(_) => "the answer failed".into(),
+            };
+            let _ = last
+                .send(ChatEvent::Failed {
+                    status: 503,
+                    detail,
+                })
+                .await;
+        }
+    });
+    let events = futures::stream::unfold(rx, |mut rx| async move {
+        let ev = rx.recv().await?;
+        let event = Event::default()
+            .json_data(&ev)
+            .unwrap_or_else(|_| Event::default().data("{}"));
+        Some((Ok::<_, Infallible>(event), rx))
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
