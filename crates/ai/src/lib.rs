@@ -4,5 +4,6 @@
 
 pub mod catalog;
 pub mod chat;
+pub mod prices;
 pub mod providers;
 pub mod tools;

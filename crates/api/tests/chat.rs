@@ -357,7 +357,68 @@ async fn a_viewer_may_not_chat_with_an_agent_for_members(db: Db) -> Result<()> {
     Ok(())
 }
 
+async fn every_model_call_is_counted_and_priced_by_agent_model_and_day(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let globex = app.tenant("Globex").await?;
+    add_key(&app, &acme.token, "openai", KEY).await?;
+    let id = agent(
+        &app,
+        &acme.token,
+        "pricing-analyst",
+        "openai",
+        "gpt-4o-mini",
+    )
+    .await?;
+    let reply: Value = chat(
+        &app,
+        &acme.token,
+        &id,
+        json!({ "message": r#"call calculator {"expression":"1+1"}"# }),
+    )
+    .await?
+    .json()
+    .await?;
+    let by_model = app
+        .get_json("/api/v1/usage?group_by=model", &acme.token)
+        .await?;
+    let row = &by_model["rows"][0];
+    assert_eq!(row["key"], "openai/gpt-4o-mini");
+    assert_eq!(row["calls"], 2, "the tool round is a second call");
+    assert_eq!(row["input_tokens"], reply["input_tokens"]);
+    assert_eq!(row["output_tokens"], reply["output_tokens"]);
+    let input = row["input_tokens"].as_f64().unwrap();
+    let output = row["output_tokens"].as_f64().unwrap();
+    let expected = ((0.15 * input + 0.60 * output).round()) / 1e6;
+    assert!(
+        (row["cost_usd"].as_f64().unwrap() - expected).abs() < 1e-9,
+        "{row}"
+    );
+    let by_agent = app
+        .get_json("/api/v1/usage?group_by=agent", &acme.token)
+        .await?;
+    assert_eq!(by_agent["rows"][0]["key"], id.as_str());
+    let by_day = app.get_json("/api/v1/usage", &acme.token).await?;
+    assert_eq!(
+        by_day["rows"][0]["key"],
+        chrono::Utc::now().format("%Y-%m-%d").to_string()
+    );
+    assert_eq!(by_day["total"]["calls"], 2);
+    let theirs = app.get_json("/api/v1/usage", &globex.token).await?;
+    assert_eq!(
+        theirs["total"]["calls"], 0,
+        "another tenant's calls are not counted"
+    );
+    let res = app
+        .get("/api/v1/usage?group_by=planet", &acme.token)
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    Ok(())
+}
+
 testkit::on_both_backends!(
+    every_model_call_is_counted_and_priced_by_agent_model_and_day,
     without_a_key_the_chat_says_where_to_add_one,
     an_agent_answers_and_the_conversation_is_kept,
     the_answer_streams_as_server_sent_events,

@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::conversations::{self as repo, ChatMessage, Conversation};
+use store::usage::{self, UsageRecord};
 use store::{api_keys, audit};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -568,17 +569,33 @@ pub async fn run(p: Prepared, events: mpsc::Sender<ChatEvent>) -> Result<ChatRep
                 calls.clone()
             },
         );
-        if !turn.text.is_empty() || !turn.tool_calls.is_empty() {
-            let m = stored(
+        let message = (!turn.text.is_empty() || !turn.tool_calls.is_empty()).then(|| {
+            stored(
                 p.conversation.id,
                 turn.clone(),
                 Some(&p.agent.config.model),
                 usage,
                 latency,
-            );
-            save(&p, &m).await?;
-            added.push(MessageView::from(m));
-        }
+            )
+        });
+        let call = UsageRecord {
+            id: Uuid::now_v7(),
+            agent_id: Some(p.agent.id),
+            provider: service.clone(),
+            model: p.agent.config.model.clone(),
+            input_tokens: usage.input_tokens as i64,
+            output_tokens: usage.output_tokens as i64,
+            cost_micros: ai::prices::cost_micros(
+                &service,
+                &p.agent.config.model,
+                usage.input_tokens,
+                usage.output_tokens,
+            ),
+            latency_ms: latency,
+            created_at: Utc::now(),
+        };
+        save_call(&p, message.as_ref(), &call).await?;
+        added.extend(message.map(MessageView::from));
         answer.push_str(&text);
         if gone {
             return Err(AppError::Unavailable(
@@ -638,6 +655,21 @@ pub async fn run(p: Prepared, events: mpsc::Sender<ChatEvent>) -> Result<ChatRep
     Err(AppError::Unavailable(format!(
         "the agent called tools {MAX_STEPS} times without finishing its answer; what it did is kept in the conversation"
     )))
+}
+
+/// Keeps what a model call wrote (if anything) and what it used, together.
+async fn save_call(
+    p: &Prepared,
+    m: Option<&ChatMessage>,
+    call: &UsageRecord,
+) -> Result<(), AppError> {
+    let mut tx = p.state.store.write(&p.scope).await?;
+    if let Some(m) = m {
+        repo::add_message(&mut tx, m).await?;
+    }
+    usage::record(&mut tx, call).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn save(p: &Prepared, m: &ChatMessage) -> Result<(), AppError> {

@@ -27,6 +27,7 @@ pub mod sso;
 mod state;
 mod throttle;
 pub mod tokens;
+pub mod usage;
 pub mod workflows;
 
 pub use access::TokenCache;

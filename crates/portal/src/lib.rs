@@ -20,7 +20,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use pages::{agents, audit, auth, byok, dashboard, sections, settings, workflow_runs};
+use pages::{agents, audit, auth, byok, dashboard, sections, settings, usage, workflow_runs};
 
 /// The portal's pages, with their own middleware (sessions' CSRF cookie,
 /// error pages, security headers), for the binary to serve beside the API.
@@ -79,6 +79,7 @@ pub fn pages(state: App, sso: ::auth::sso::Sso) -> Router<App> {
         .route("/ai-agents/{id}", get(agents::show).post(agents::save))
         .route("/ai-agents/{id}/delete", post(agents::delete))
         .route("/ai-agents/{id}/chat", post(agents::send))
+        .route("/ai-agents/usage", get(usage::show))
         .route("/dashboard/connectors", get(sections::connectors))
         .route("/dashboard/connectors/{id}", get(sections::connector))
         .route("/ai-agents/byok", get(byok::list).post(byok::add))

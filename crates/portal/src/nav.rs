@@ -76,6 +76,7 @@ pub const SECTIONS: &[Section] = &[
         label: "AI Agents",
         pages: &[
             built("/ai-agents", "Agents"),
+            built("/ai-agents/usage", "Usage"),
             built("/ai-agents/byok", "LLM keys"),
         ],
     },

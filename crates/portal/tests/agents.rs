@@ -202,7 +202,54 @@ async fn without_script_a_message_posts_and_the_answer_shows_in_its_conversation
     Ok(())
 }
 
+async fn the_usage_page_charts_tokens_per_day_and_sums_by_agent_and_model(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    app.member(acme.id, "ada@acme.io", Role::Admin).await?;
+    app.member(acme.id, "vic@acme.io", Role::Viewer).await?;
+    let key = "sk-proj-portal-usage-000000001";
+    app.llm.accept(key);
+    app.request(
+        reqwest::Method::POST,
+        "/api/v1/vault/keys/openai",
+        &acme.token,
+    )
+    .json(&serde_json::json!({ "api_key": key }))
+    .send()
+    .await?;
+    let agents = app.get_json("/api/v1/agents", &acme.token).await?;
+    let id = agents["items"][0]["id"].as_str().unwrap().to_string();
+    let name = agents["items"][0]["name"].as_str().unwrap().to_string();
+    let res = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v1/agents/{id}/chat"),
+            &acme.token,
+        )
+        .json(&serde_json::json!({ "message": "count me" }))
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::OK);
+    let b = app.browser();
+    b.sign_in("ada@acme.io", MEMBER_PASSWORD).await?;
+    let page = b.get("/ai-agents/usage").await?;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<svg"), "a chart");
+    assert!(page.body.contains("Tokens per day"));
+    assert!(page.body.contains("1 calls"), "{}", page.body);
+    assert!(page.body.contains("openai/gpt-4o-mini"));
+    assert!(page.body.contains(&name));
+    let viewer = app.browser();
+    viewer.sign_in("vic@acme.io", MEMBER_PASSWORD).await?;
+    assert_eq!(
+        viewer.get("/ai-agents/usage").await?.status,
+        StatusCode::FORBIDDEN
+    );
+    Ok(())
+}
+
 testkit::on_both_backends!(
+    the_usage_page_charts_tokens_per_day_and_sums_by_agent_and_model,
     without_script_a_message_posts_and_the_answer_shows_in_its_conversation,
     the_agents_page_lists_the_core_agents_and_the_templates,
     an_agent_created_from_a_template_opens_on_its_page,

@@ -26,6 +26,7 @@ pub mod sessions;
 pub mod stats;
 pub mod tenants;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 pub mod workflows;
 

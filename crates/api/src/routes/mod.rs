@@ -11,6 +11,7 @@ pub mod me;
 pub mod members;
 pub mod tenant;
 pub mod tokens;
+pub mod usage;
 pub mod vault_keys;
 pub mod workflow_runs;
 
@@ -63,4 +64,5 @@ pub fn api_v1() -> OpenApiRouter<App> {
         .routes(routes!(chat::send))
         .routes(routes!(chat::list))
         .routes(routes!(chat::get, chat::delete))
+        .routes(routes!(usage::report))
 }

@@ -7,4 +7,5 @@ pub mod byok;
 pub mod dashboard;
 pub mod sections;
 pub mod settings;
+pub mod usage;
 pub mod workflow_runs;
