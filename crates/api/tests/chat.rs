@@ -417,7 +417,36 @@ async fn every_model_call_is_counted_and_priced_by_agent_model_and_day(db: Db) -
     Ok(())
 }
 
+async fn a_model_the_provider_does_not_offer_is_refused(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    add_key(&app, &acme.token, "openai", KEY).await?;
+    let id = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o").await?;
+    let mut config = app
+        .get_json(&format!("/api/v1/agents/{id}/config"), &acme.token)
+        .await?;
+    config["model"] = json!("gpt-17-ultra");
+    let res = app
+        .request(
+            Method::PUT,
+            &format!("/api/v1/agents/{id}/config"),
+            &acme.token,
+        )
+        .json(&config)
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let p: Value = res.json().await?;
+    assert_eq!(p["errors"][0]["field"], "model");
+    assert!(
+        p["detail"].as_str().unwrap().contains("gpt-4o-mini"),
+        "it names what is offered: {p}"
+    );
+    Ok(())
+}
+
 testkit::on_both_backends!(
+    a_model_the_provider_does_not_offer_is_refused,
     every_model_call_is_counted_and_priced_by_agent_model_and_day,
     without_a_key_the_chat_says_where_to_add_one,
     an_agent_answers_and_the_conversation_is_kept,

@@ -132,6 +132,40 @@ fn check_config(config: &AgentConfig) -> Result<(), AppError> {
     AppError::collect(config.problems(|t| ai::tools::find(t).is_some()))
 }
 
+/// A model the provider does not list is refused, when the tenant has a
+/// key to ask with and the provider answers in time; otherwise the model
+/// is taken as given (a provider that is down must not block an edit).
+async fn check_model(
+    state: &App,
+    scope: &domain::TenantScope,
+    config: &AgentConfig,
+) -> Result<(), AppError> {
+    let Ok(Some(model)) = crate::chat::model_for_service(state, scope, &config.provider).await
+    else {
+        return Ok(());
+    };
+    let listed = tokio::time::timeout(std::time::Duration::from_secs(5), model.models()).await;
+    let Ok(Ok(models)) = listed else {
+        return Ok(());
+    };
+    if models.is_empty() || models.contains(&config.model) {
+        return Ok(());
+    }
+    let mut offered: Vec<&str> = models.iter().map(String::as_str).take(8).collect();
+    if models.len() > 8 {
+        offered.push("…");
+    }
+    Err(AppError::field(
+        "model",
+        format!(
+            "`{}` is not a model `{}` offers to this key; it offers {}",
+            config.model,
+            config.provider,
+            offered.join(", ")
+        ),
+    ))
+}
+
 fn check_description(raw: &str) -> Result<String, AppError> {
     let d = raw.trim();
     if d.chars().count() > 500 || d.chars().any(|c| c.is_control() && c != '\n') {
@@ -290,6 +324,7 @@ pub async fn create(
     let name = DisplayName::parse(&name).map_err(|m| AppError::field("name", m))?;
     let description = check_description(&description)?;
     check_config(&config)?;
+    check_model(state, &scope, &config).await?;
     let now = Utc::now();
     let agent = Agent {
         id: AgentId::new(),
@@ -407,6 +442,7 @@ pub async fn set_config(
     let scope = access::require(who, Scope::Write)?;
     let id: AgentId = parse_id(id, "id")?;
     check_config(&config)?;
+    check_model(state, &scope, &config).await?;
     let mut tx = state.store.write(&scope).await?;
     let mut agent = load(&mut tx, id).await?;
     may_edit(who, &agent)?;

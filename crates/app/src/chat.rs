@@ -250,14 +250,27 @@ async fn model_for(
     agent: &AgentView,
 ) -> Result<Arc<dyn ChatModel>, AppError> {
     let service = &agent.config.provider;
+    model_for_service(state, scope, service)
+        .await?
+        .ok_or_else(|| {
+            AppError::Conflict(format!(
+            "this workspace has no `{service}` key for the agent to use; add one at /ai-agents/byok"
+        ))
+        })
+}
+
+/// The model client for a BYOK service of the tenant, if it has a key.
+pub(crate) async fn model_for_service(
+    state: &App,
+    scope: &TenantScope,
+    service: &str,
+) -> Result<Option<Arc<dyn ChatModel>>, AppError> {
     let mut tx = state.store.read(scope).await?;
     let key = api_keys::find(&mut tx, service).await?;
     tx.commit().await?;
-    let key = key.ok_or_else(|| {
-        AppError::Conflict(format!(
-            "this workspace has no `{service}` key for the agent to use; add one at /ai-agents/byok"
-        ))
-    })?;
+    let Some(key) = key else {
+        return Ok(None);
+    };
     let path = SecretPath::parse(scope.tenant(), &key.vault_path).map_err(AppError::Internal)?;
     let secret = state.secrets.get(&path).await?;
     let api_key = secret
@@ -271,6 +284,7 @@ async fn model_for(
             key.base_url.as_deref(),
             api_key,
         )
+        .map(Some)
         .map_err(|e| llm_error(e, service))
 }
 
