@@ -53,6 +53,14 @@ async fn agent(
     Ok(id)
 }
 
+/// Acme with an OpenAI key, and an agent from `template` on gpt-4o-mini.
+async fn ready(app: &TestApp, template: &str) -> Result<(testkit::TestTenant, String)> {
+    let acme = app.tenant("Acme").await?;
+    add_key(app, &acme.token, "openai", KEY).await?;
+    let id = agent(app, &acme.token, template, "openai", "gpt-4o-mini").await?;
+    Ok((acme, id))
+}
+
 async fn chat(app: &TestApp, token: &str, agent: &str, body: Value) -> Result<reqwest::Response> {
     Ok(app
         .request(Method::POST, &format!("/api/v1/agents/{agent}/chat"), token)
@@ -95,9 +103,7 @@ async fn without_a_key_the_chat_says_where_to_add_one(db: Db) -> Result<()> {
 
 async fn an_agent_answers_and_the_conversation_is_kept(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
-    let acme = app.tenant("Acme").await?;
-    add_key(&app, &acme.token, "openai", KEY).await?;
-    let id = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o-mini").await?;
+    let (acme, id) = ready(&app, "faq-builder").await?;
     let first: Value = chat(&app, &acme.token, &id, json!({ "message": "hello there" }))
         .await?
         .json()
@@ -198,16 +204,7 @@ async fn the_answer_streams_as_server_sent_events(db: Db) -> Result<()> {
 
 async fn a_tool_call_runs_and_its_result_goes_back_to_the_model(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
-    let acme = app.tenant("Acme").await?;
-    add_key(&app, &acme.token, "openai", KEY).await?;
-    let id = agent(
-        &app,
-        &acme.token,
-        "pricing-analyst",
-        "openai",
-        "gpt-4o-mini",
-    )
-    .await?;
+    let (acme, id) = ready(&app, "pricing-analyst").await?;
     let reply: Value = chat(
         &app,
         &acme.token,
@@ -236,9 +233,7 @@ async fn a_tool_call_runs_and_its_result_goes_back_to_the_model(db: Db) -> Resul
 
 async fn provider_failures_come_back_as_clear_problems(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
-    let acme = app.tenant("Acme").await?;
-    add_key(&app, &acme.token, "openai", KEY).await?;
-    let id = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o-mini").await?;
+    let (acme, id) = ready(&app, "faq-builder").await?;
     app.llm.reject(KEY);
     let res = chat(&app, &acme.token, &id, json!({ "message": "hi" })).await?;
     assert_eq!(res.status(), StatusCode::CONFLICT);
@@ -261,9 +256,7 @@ async fn provider_failures_come_back_as_clear_problems(db: Db) -> Result<()> {
 
 async fn a_client_that_leaves_stops_the_upstream_answer(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
-    let acme = app.tenant("Acme").await?;
-    add_key(&app, &acme.token, "openai", KEY).await?;
-    let id = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o-mini").await?;
+    let (acme, id) = ready(&app, "faq-builder").await?;
     app.llm
         .pause_between_chunks(std::time::Duration::from_millis(200));
     let mut res = app
@@ -346,9 +339,7 @@ async fn one_tenants_key_is_never_used_for_another(db: Db) -> Result<()> {
 
 async fn a_viewer_may_not_chat_with_an_agent_for_members(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
-    let acme = app.tenant("Acme").await?;
-    add_key(&app, &acme.token, "openai", KEY).await?;
-    let id = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o-mini").await?;
+    let (acme, id) = ready(&app, "faq-builder").await?;
     let viewer = app.member(acme.id, "viewer@acme.io", Role::Viewer).await?;
     let res = chat(&app, &viewer, &id, json!({ "message": "hi" })).await?;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);

@@ -33,3 +33,14 @@ pub struct PageParams {
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
+
+impl PageParams {
+    /// The first page, as large as a page may be (for pages of the portal
+    /// that show a short list whole).
+    pub fn largest() -> Self {
+        Self {
+            limit: Some(domain::paging::MAX_LIMIT),
+            cursor: None,
+        }
+    }
+}

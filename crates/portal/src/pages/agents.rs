@@ -66,15 +66,7 @@ async fn agents_page(
     csrf: &Csrf,
     message: Option<String>,
 ) -> Result<AgentsPage, PageError> {
-    let page_of = agents::list(
-        state,
-        &user.principal,
-        PageParams {
-            limit: Some(200),
-            cursor: None,
-        },
-    )
-    .await?;
+    let page_of = agents::list(state, &user.principal, PageParams::largest()).await?;
     Ok(AgentsPage {
         chrome: Chrome::new("AI Agents", &csrf.0, Some(user.profile.clone()), "agents"),
         agents: page_of.items,
@@ -344,15 +336,7 @@ async fn fill_chat(
     p: &mut AgentPage,
     open: Option<&str>,
 ) -> Result<(), PageError> {
-    let all = chat::list(
-        state,
-        &user.principal,
-        PageParams {
-            limit: Some(200),
-            cursor: None,
-        },
-    )
-    .await?;
+    let all = chat::list(state, &user.principal, PageParams::largest()).await?;
     p.conversations = all
         .items
         .into_iter()

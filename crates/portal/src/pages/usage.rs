@@ -64,16 +64,9 @@ pub async fn show(
             (day, tokens)
         })
         .collect();
-    let names = agents::list(
-        &state,
-        &user.principal,
-        PageParams {
-            limit: Some(200),
-            cursor: None,
-        },
-    )
-    .await?
-    .items;
+    let names = agents::list(&state, &user.principal, PageParams::largest())
+        .await?
+        .items;
     let by_agent = rows(&state, &user, "agent")
         .await?
         .0
