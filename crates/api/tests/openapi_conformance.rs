@@ -86,10 +86,8 @@ fn schemathesis() -> std::path::PathBuf {
     venv.unwrap_or_else(|| "st".into())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn generated_requests_get_the_answers_the_document_describes() -> Result<()> {
-    let app = TestApp::spawn(Db::Sqlite).await?;
-    let acme = app.tenant("Acme").await?;
+/// Runs Schemathesis against the app; its stdout and whether it passed.
+async fn run_schemathesis(app: &TestApp, token: &str) -> Result<(String, String, bool)> {
     let report = tempfile::tempdir()?;
     let out = tokio::process::Command::new(schemathesis())
         .args(["run", &app.url("/api/v1/openapi.json")])
@@ -97,8 +95,11 @@ async fn generated_requests_get_the_answers_the_document_describes() -> Result<(
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--max-examples", "12", "--seed", "20261207"])
         .args(["--generation-database", "none", "--no-shrink", "--no-color"])
-        .args(["--request-timeout", "10", "--workers", "2"])
-        .args(["--header", &format!("Authorization: Bearer {}", acme.token)])
+        // One worker: with two, Hypothesis changing the recursion limit in
+        // one thread while the other parses Python source crashes CPython
+        // 3.11 now and then ("AST constructor recursion depth mismatch").
+        .args(["--request-timeout", "10", "--workers", "1"])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
         .arg("--report-dir")
         .arg(report.path())
         // It keeps a cache of what it found in its working directory.
@@ -107,13 +108,34 @@ async fn generated_requests_get_the_answers_the_document_describes() -> Result<(
         .output()
         .await
         .context("Schemathesis (`st`) did not run: run scripts/services.sh, which installs it")?;
-    let text = String::from_utf8_lossy(&out.stdout);
+    Ok((
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.success(),
+    ))
+}
+
+/// Whether a run failed only because Schemathesis itself crashed while
+/// generating (see the worker count above), with no answer of ours found
+/// wrong: its summary then counts errors (🚫) and no failures (❌).
+fn only_the_tool_crashed(stdout: &str) -> bool {
+    stdout.contains("Runtime Error") && !stdout.contains('❌')
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_requests_get_the_answers_the_document_describes() -> Result<()> {
+    let app = TestApp::spawn(Db::Sqlite).await?;
+    let acme = app.tenant("Acme").await?;
+    let (mut text, mut err, mut passed) = run_schemathesis(&app, &acme.token).await?;
+    if !passed && only_the_tool_crashed(&text) {
+        println!("Schemathesis crashed inside itself; running it once more:\n{text}");
+        (text, err, passed) = run_schemathesis(&app, &acme.token).await?;
+    }
     // The summary of what was exercised, for the test's log.
     println!("{text}");
     assert!(
-        out.status.success(),
-        "Schemathesis found answers the document does not describe:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        passed,
+        "Schemathesis found answers the document does not describe:\n{text}\n{err}"
     );
     Ok(())
 }
