@@ -436,7 +436,64 @@ async fn a_model_the_provider_does_not_offer_is_refused(db: Db) -> Result<()> {
     Ok(())
 }
 
+async fn thirty_two_concurrent_messages_never_spend_past_the_budget(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let (acme, id) = ready(&app, "faq-builder").await?;
+    // Each message may take its prompt (~100 tokens) and 1,024 more: the
+    // budget holds two such at a time, and far fewer than 32 in all.
+    let limit = 2_500;
+    let res = app
+        .request(Method::PUT, "/api/v1/usage/budget", &acme.token)
+        .json(&json!({ "monthly_tokens": limit }))
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::OK);
+    let sends = (0..32).map(|i| {
+        chat(
+            &app,
+            &acme.token,
+            &id,
+            json!({ "message": format!("message {i}") }),
+        )
+    });
+    let answers = futures::future::join_all(sends).await;
+    let mut ok = 0;
+    let mut refused = 0;
+    for a in answers {
+        let res = a?;
+        match res.status() {
+            StatusCode::OK => ok += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                refused += 1;
+                let p: Value = res.json().await?;
+                assert!(
+                    p["detail"]
+                        .as_str()
+                        .unwrap()
+                        .contains("monthly model budget"),
+                    "{p}"
+                );
+            }
+            other => panic!("{other}: {}", res.text().await?),
+        }
+    }
+    assert!(ok >= 1 && refused >= 1, "{ok} answered, {refused} refused");
+    let used = app.get_json("/api/v1/usage", &acme.token).await?;
+    let spent = used["total"]["input_tokens"].as_i64().unwrap()
+        + used["total"]["output_tokens"].as_i64().unwrap();
+    assert!(spent <= limit, "spent {spent} of {limit}");
+    assert_eq!(
+        used["total"]["calls"], ok,
+        "every answered message is one call"
+    );
+    let budget = app.get_json("/api/v1/usage/budget", &acme.token).await?;
+    assert_eq!(budget["used_tokens"], spent);
+    assert_eq!(budget["reserved_tokens"], 0, "every hold was settled");
+    Ok(())
+}
+
 testkit::on_both_backends!(
+    thirty_two_concurrent_messages_never_spend_past_the_budget,
     a_model_the_provider_does_not_offer_is_refused,
     every_model_call_is_counted_and_priced_by_agent_model_and_day,
     without_a_key_the_chat_says_where_to_add_one,

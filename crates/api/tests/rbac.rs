@@ -72,6 +72,8 @@ fn rule(method: &str, path: &str) -> Option<(Role, Value)> {
         ("post", "/api/v1/agents/{id}/chat") => (Role::Viewer, json!({ "message": "hi" })),
         ("get", "/api/v1/conversations") => (Role::Viewer, none),
         ("get", "/api/v1/usage") => (Role::Admin, none),
+        ("get", "/api/v1/usage/budget") => (Role::Admin, none),
+        ("put", "/api/v1/usage/budget") => (Role::Admin, json!({ "monthly_tokens": 1000000 })),
         ("get", "/api/v1/conversations/{id}") => (Role::Viewer, none),
         ("delete", "/api/v1/conversations/{id}") => (Role::Viewer, none),
         _ => return None,

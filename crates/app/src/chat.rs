@@ -8,6 +8,7 @@
 //! disconnected), the loop stops and drops the upstream request.
 
 use crate::agents::AgentView;
+use crate::budgets::Hold;
 use crate::input::{paging, parse_id, PageParams};
 use crate::{access, App, AppError};
 use ai::providers::Provider;
@@ -211,6 +212,7 @@ pub struct Prepared {
     conversation: Conversation,
     model: Arc<dyn ChatModel>,
     history: Vec<Turn>,
+    budget: Option<store::budgets::Budget>,
 }
 
 impl Prepared {
@@ -329,6 +331,7 @@ pub async fn prepare(
         .map(|raw| parse_id::<ConversationId>(raw, "conversation_id"))
         .transpose()?;
     let model = model_for(state, &scope, &agent).await?;
+    let budget = crate::budgets::of(state, &scope).await?;
     let now = Utc::now();
     let mut tx = state.store.write(&scope).await?;
     let (conversation, history) = match conversation_id {
@@ -373,6 +376,7 @@ pub async fn prepare(
         conversation,
         model,
         history,
+        budget,
     })
 }
 
@@ -530,12 +534,18 @@ pub async fn run(p: Prepared, events: mpsc::Sender<ChatEvent>) -> Result<ChatRep
             max_tokens: Some(p.agent.config.max_tokens),
             tools: tools.clone(),
         };
+        let hold = match p.budget {
+            Some(budget) => Some(hold_for(&p, budget, &req, &service).await?),
+            None => None,
+        };
         let t0 = Instant::now();
-        let mut stream = p
-            .model
-            .chat_stream(&req)
-            .await
-            .map_err(|e| llm_error(e, &service))?;
+        let mut stream = match p.model.chat_stream(&req).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                release(&p, hold.as_ref()).await?;
+                return Err(llm_error(e, &service));
+            }
+        };
         let mut text = String::new();
         let mut calls = Vec::new();
         let mut usage = Usage::default();
@@ -608,7 +618,7 @@ pub async fn run(p: Prepared, events: mpsc::Sender<ChatEvent>) -> Result<ChatRep
             latency_ms: latency,
             created_at: Utc::now(),
         };
-        save_call(&p, message.as_ref(), &call).await?;
+        save_call(&p, message.as_ref(), &call, hold.as_ref()).await?;
         added.extend(message.map(MessageView::from));
         answer.push_str(&text);
         if gone {
@@ -671,18 +681,55 @@ pub async fn run(p: Prepared, events: mpsc::Sender<ChatEvent>) -> Result<ChatRep
     )))
 }
 
-/// Keeps what a model call wrote (if anything) and what it used, together.
+/// Keeps what a model call wrote (if anything) and what it used, and
+/// settles its hold on the budget, together.
 async fn save_call(
     p: &Prepared,
     m: Option<&ChatMessage>,
     call: &UsageRecord,
+    hold: Option<&Hold>,
 ) -> Result<(), AppError> {
     let mut tx = p.state.store.write(&p.scope).await?;
     if let Some(m) = m {
         repo::add_message(&mut tx, m).await?;
     }
     usage::record(&mut tx, call).await?;
+    if let Some(h) = hold {
+        crate::budgets::settle(
+            &mut tx,
+            h,
+            call.input_tokens + call.output_tokens,
+            call.cost_micros,
+        )
+        .await?;
+    }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Holds the most a call may use: its prompt (about four characters a
+/// token) and all the tokens it may write.
+async fn hold_for(
+    p: &Prepared,
+    budget: store::budgets::Budget,
+    req: &ChatRequest,
+    service: &str,
+) -> Result<Hold, AppError> {
+    let chars = req.system.as_deref().map_or(0, str::len)
+        + req.turns.iter().map(|t| t.text.len()).sum::<usize>();
+    let prompt = (chars / 4 + 1) as u64;
+    let most = u64::from(p.agent.config.max_tokens);
+    let cost = ai::prices::cost_micros(service, &req.model, prompt, most);
+    crate::budgets::hold(&p.state, &p.scope, budget, (prompt + most) as i64, cost).await
+}
+
+/// Gives a hold back when the call did not happen.
+async fn release(p: &Prepared, hold: Option<&Hold>) -> Result<(), AppError> {
+    if let Some(h) = hold {
+        let mut tx = p.state.store.write(&p.scope).await?;
+        crate::budgets::settle(&mut tx, h, 0, 0).await?;
+        tx.commit().await?;
+    }
     Ok(())
 }
 

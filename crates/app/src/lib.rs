@@ -9,6 +9,7 @@
 pub mod access;
 pub mod agents;
 pub mod audit;
+pub mod budgets;
 pub mod chat;
 pub mod dashboard;
 mod error;

@@ -13,6 +13,7 @@ mod tx;
 pub mod agents;
 pub mod api_keys;
 pub mod audit;
+pub mod budgets;
 pub mod changes;
 pub mod conversations;
 pub mod idempotency;

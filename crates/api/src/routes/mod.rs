@@ -65,4 +65,5 @@ pub fn api_v1() -> OpenApiRouter<App> {
         .routes(routes!(chat::list))
         .routes(routes!(chat::get, chat::delete))
         .routes(routes!(usage::report))
+        .routes(routes!(usage::budget, usage::set_budget))
 }

@@ -1,0 +1,209 @@
+//! Monthly model budgets (admins set them): every model call holds its
+//! largest possible use before it starts and settles to what it used, so
+//! concurrent calls cannot overspend; a call that does not fit is a 429
+//! naming the budget.
+
+use crate::{access, App, AppError};
+use chrono::{Datelike, TimeZone, Utc};
+use domain::audit::{NewAuditEntry, RequestOrigin};
+use domain::tokens::Scope;
+use domain::{Principal, TenantScope};
+use serde::{Deserialize, Serialize};
+use store::budgets::{self, Budget};
+use store::{audit, TenantTx};
+
+/// The budget and this month's use.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BudgetView {
+    /// Tokens (in and out) a month; absent: no limit.
+    pub monthly_tokens: Option<i64>,
+    /// US dollars a month; absent: no limit.
+    pub monthly_cost_usd: Option<f64>,
+    /// The month counted (`YYYY-MM`, UTC).
+    pub month: String,
+    /// Tokens used this month.
+    pub used_tokens: i64,
+    /// Dollars used this month.
+    pub used_cost_usd: f64,
+    /// Tokens held by answers still being written.
+    pub reserved_tokens: i64,
+}
+
+/// New limits; absent fields mean no limit of that kind.
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetBudget {
+    /// Tokens a month, at least 1.
+    pub monthly_tokens: Option<i64>,
+    /// US dollars a month, more than 0.
+    pub monthly_cost_usd: Option<f64>,
+}
+
+/// A call's hold on the budget, released when it settles.
+#[derive(Clone, Debug)]
+pub struct Hold {
+    month: String,
+    tokens: i64,
+    cost_micros: i64,
+}
+
+/// The month a call counts in.
+pub fn this_month() -> String {
+    Utc::now().format("%Y-%m").to_string()
+}
+
+fn seconds_to_next_month() -> u64 {
+    let now = Utc::now();
+    let (y, m) = if now.month() == 12 {
+        (now.year() + 1, 1)
+    } else {
+        (now.year(), now.month() + 1)
+    };
+    let next = Utc
+        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
+        .single()
+        .unwrap_or(now);
+    (next - now).num_seconds().max(1) as u64
+}
+
+fn micros(usd: f64) -> i64 {
+    (usd * 1e6).round() as i64
+}
+
+async fn view(tx: &mut TenantTx) -> Result<BudgetView, AppError> {
+    let budget = budgets::get(tx).await?.unwrap_or_default();
+    let month = this_month();
+    let used = budgets::month_use(tx, &month).await?;
+    Ok(BudgetView {
+        monthly_tokens: budget.monthly_tokens,
+        monthly_cost_usd: budget.monthly_cost_micros.map(|c| c as f64 / 1e6),
+        month,
+        used_tokens: used.tokens,
+        used_cost_usd: used.cost_micros as f64 / 1e6,
+        reserved_tokens: used.reserved_tokens,
+    })
+}
+
+/// The budget and this month's use (admins).
+pub async fn get(state: &App, who: &Principal) -> Result<BudgetView, AppError> {
+    let scope = access::require(who, Scope::Admin)?;
+    let mut tx = state.store.read(&scope).await?;
+    let v = view(&mut tx).await?;
+    tx.commit().await?;
+    Ok(v)
+}
+
+/// Sets the limits (admins), audited.
+pub async fn set(
+    state: &App,
+    who: &Principal,
+    origin: RequestOrigin,
+    body: SetBudget,
+) -> Result<BudgetView, AppError> {
+    let scope = access::require(who, Scope::Admin)?;
+    let mut errors = Vec::new();
+    if body.monthly_tokens.is_some_and(|t| t < 1) {
+        errors.push(domain::validation::FieldError::new(
+            "monthly_tokens",
+            "must be at least 1",
+        ));
+    }
+    if body.monthly_cost_usd.is_some_and(|c| !(c > 0.0 && c < 1e9)) {
+        errors.push(domain::validation::FieldError::new(
+            "monthly_cost_usd",
+            "must be more than 0 (and under a billion)",
+        ));
+    }
+    AppError::collect(errors)?;
+    let budget = Budget {
+        monthly_tokens: body.monthly_tokens,
+        monthly_cost_micros: body.monthly_cost_usd.map(micros),
+    };
+    let mut tx = state.store.write(&scope).await?;
+    budgets::set(&mut tx, budget, Utc::now()).await?;
+    audit::record(
+        &mut tx,
+        NewAuditEntry::new(
+            "usage.budget_set",
+            "tenant",
+            Some(scope.tenant().to_string()),
+        )
+        .with_metadata(serde_json::json!({
+            "monthly_tokens": body.monthly_tokens,
+            "monthly_cost_usd": body.monthly_cost_usd,
+        }))
+        .from_origin(origin),
+    )
+    .await?;
+    let v = view(&mut tx).await?;
+    tx.commit().await?;
+    Ok(v)
+}
+
+/// The tenant's budget, if it has one (read once per message).
+pub async fn of(state: &App, scope: &TenantScope) -> Result<Option<Budget>, AppError> {
+    let mut tx = state.store.read(scope).await?;
+    let b = budgets::get(&mut tx).await?;
+    tx.commit().await?;
+    Ok(b)
+}
+
+/// Holds `tokens` and `cost_micros` for a call, or refuses it with a 429
+/// that names the budget.
+pub async fn hold(
+    state: &App,
+    scope: &TenantScope,
+    budget: Budget,
+    tokens: i64,
+    cost_micros: i64,
+) -> Result<Hold, AppError> {
+    let month = this_month();
+    let mut tx = state.store.write(scope).await?;
+    let fits = budgets::reserve(&mut tx, &month, budget, tokens, cost_micros).await?;
+    let used = budgets::month_use(&mut tx, &month).await?;
+    tx.commit().await?;
+    if !fits {
+        let limit = match (budget.monthly_tokens, budget.monthly_cost_micros) {
+            (Some(t), _) if used.tokens + used.reserved_tokens + tokens > t => format!(
+                "{} of its {t} tokens this month are used or held, and this answer may take up to {tokens}",
+                used.tokens + used.reserved_tokens
+            ),
+            (_, Some(c)) => format!(
+                "${:.4} of its ${:.4} this month is used or held, and this answer may cost up to ${:.4}",
+                (used.cost_micros + used.reserved_cost_micros) as f64 / 1e6,
+                c as f64 / 1e6,
+                cost_micros as f64 / 1e6
+            ),
+            _ => "it is used up".into(),
+        };
+        return Err(AppError::TooManyRequests {
+            detail: format!(
+                "the workspace's monthly model budget does not allow this: {limit}; an admin can raise it (PUT /api/v1/usage/budget)"
+            ),
+            retry_after: seconds_to_next_month(),
+        });
+    }
+    Ok(Hold {
+        month,
+        tokens,
+        cost_micros,
+    })
+}
+
+/// Releases a hold and counts what the call used, in the caller's
+/// transaction (the one that records the call).
+pub async fn settle(
+    tx: &mut TenantTx,
+    hold: &Hold,
+    tokens: i64,
+    cost_micros: i64,
+) -> Result<(), AppError> {
+    budgets::settle(
+        tx,
+        &hold.month,
+        (hold.tokens, hold.cost_micros),
+        (tokens, cost_micros),
+    )
+    .await?;
+    Ok(())
+}
