@@ -80,6 +80,7 @@ pub fn pages(state: App, sso: ::auth::sso::Sso) -> Router<App> {
         .route("/ai-agents/{id}/delete", post(agents::delete))
         .route("/ai-agents/{id}/chat", post(agents::send))
         .route("/ai-agents/usage", get(usage::show))
+        .route("/ai-agents/usage/budget", post(usage::set_budget))
         .route("/dashboard/connectors", get(sections::connectors))
         .route("/dashboard/connectors/{id}", get(sections::connector))
         .route("/ai-agents/byok", get(byok::list).post(byok::add))

@@ -239,6 +239,28 @@ async fn the_usage_page_charts_tokens_per_day_and_sums_by_agent_and_model(db: Db
     assert!(page.body.contains("1 calls"), "{}", page.body);
     assert!(page.body.contains("openai/gpt-4o-mini"));
     assert!(page.body.contains(&name));
+    let res = b
+        .submit(
+            "/ai-agents/usage",
+            "/ai-agents/usage/budget",
+            &[("monthly_tokens", "50000"), ("monthly_cost_usd", "")],
+        )
+        .await?;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let saved = b.follow(&res).await?;
+    assert!(saved.body.contains("Budget saved."));
+    assert!(
+        saved.body.contains("value=\"50000\""),
+        "the budget persists"
+    );
+    let res = b
+        .submit(
+            "/ai-agents/usage",
+            "/ai-agents/usage/budget",
+            &[("monthly_tokens", "-5"), ("monthly_cost_usd", "")],
+        )
+        .await?;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     let viewer = app.browser();
     viewer.sign_in("vic@acme.io", MEMBER_PASSWORD).await?;
     assert_eq!(

@@ -149,9 +149,8 @@ pub async fn settle(
 /// What `month` has used so far.
 pub async fn month_use(tx: &mut TenantTx, month: &str) -> Result<MonthUse> {
     let tenant = tx.tenant().as_uuid();
-    let row: Option<(i64, i64, i64, i64)> =
-        with_conn!(tx, |c| {
-            sqlx::query_as(
+    let row: Option<(i64, i64, i64, i64)> = with_conn!(tx, |c| {
+        sqlx::query_as(
         "SELECT tokens, cost_micros, reserved_tokens, reserved_cost_micros FROM llm_budget_months \
          WHERE tenant_id = $1 AND month = $2"
     )
@@ -159,7 +158,7 @@ pub async fn month_use(tx: &mut TenantTx, month: &str) -> Result<MonthUse> {
     .bind(month)
     .fetch_optional(c)
     .await
-        })?;
+    })?;
     Ok(row
         .map(
             |(tokens, cost_micros, reserved_tokens, reserved_cost_micros)| MonthUse {
