@@ -10,21 +10,6 @@ use testkit::{Db, TestApp};
 
 const KEY: &str = "sk-proj-chat-tests-000000000001";
 
-async fn add_key(app: &TestApp, token: &str, service: &str, key: &str) -> Result<()> {
-    app.llm.accept(key);
-    let res = app
-        .request(
-            Method::POST,
-            &format!("/api/v1/vault/keys/{service}"),
-            token,
-        )
-        .json(&json!({ "api_key": key }))
-        .send()
-        .await?;
-    assert!(res.status().is_success(), "{}", res.text().await?);
-    Ok(())
-}
-
 /// An agent from `template` on `provider`, returned with its id.
 async fn agent(
     app: &TestApp,
@@ -56,7 +41,7 @@ async fn agent(
 /// Acme with an OpenAI key, and an agent from `template` on gpt-4o-mini.
 async fn ready(app: &TestApp, template: &str) -> Result<(testkit::TestTenant, String)> {
     let acme = app.tenant("Acme").await?;
-    add_key(app, &acme.token, "openai", KEY).await?;
+    app.add_llm_key(&acme.token, "openai", KEY).await?;
     let id = agent(app, &acme.token, template, "openai", "gpt-4o-mini").await?;
     Ok((acme, id))
 }
@@ -164,7 +149,7 @@ async fn an_agent_answers_and_the_conversation_is_kept(db: Db) -> Result<()> {
 async fn the_answer_streams_as_server_sent_events(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
-    add_key(&app, &acme.token, "anthropic", KEY).await?;
+    app.add_llm_key(&acme.token, "anthropic", KEY).await?;
     let id = agent(
         &app,
         &acme.token,
@@ -285,7 +270,7 @@ async fn members_and_tenants_see_only_their_own_conversations(db: Db) -> Result<
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
     let globex = app.tenant("Globex").await?;
-    add_key(&app, &acme.token, "openai", KEY).await?;
+    app.add_llm_key(&acme.token, "openai", KEY).await?;
     let id = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o-mini").await?;
     let reply: Value = chat(&app, &acme.token, &id, json!({ "message": "private" }))
         .await?
@@ -317,14 +302,10 @@ async fn one_tenants_key_is_never_used_for_another(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
     let globex = app.tenant("Globex").await?;
-    add_key(&app, &acme.token, "openai", "sk-acme-key-000000000000001").await?;
-    add_key(
-        &app,
-        &globex.token,
-        "openai",
-        "sk-globex-key-00000000000002",
-    )
-    .await?;
+    app.add_llm_key(&acme.token, "openai", "sk-acme-key-000000000000001")
+        .await?;
+    app.add_llm_key(&globex.token, "openai", "sk-globex-key-00000000000002")
+        .await?;
     let a = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o-mini").await?;
     let g = agent(&app, &globex.token, "faq-builder", "openai", "gpt-4o-mini").await?;
     chat(&app, &globex.token, &g, json!({ "message": "from globex" })).await?;
@@ -352,7 +333,7 @@ async fn every_model_call_is_counted_and_priced_by_agent_model_and_day(db: Db) -
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
     let globex = app.tenant("Globex").await?;
-    add_key(&app, &acme.token, "openai", KEY).await?;
+    app.add_llm_key(&acme.token, "openai", KEY).await?;
     let id = agent(
         &app,
         &acme.token,
@@ -411,7 +392,7 @@ async fn every_model_call_is_counted_and_priced_by_agent_model_and_day(db: Db) -
 async fn a_model_the_provider_does_not_offer_is_refused(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
-    add_key(&app, &acme.token, "openai", KEY).await?;
+    app.add_llm_key(&acme.token, "openai", KEY).await?;
     let id = agent(&app, &acme.token, "faq-builder", "openai", "gpt-4o").await?;
     let mut config = app
         .get_json(&format!("/api/v1/agents/{id}/config"), &acme.token)
@@ -489,6 +470,14 @@ async fn thirty_two_concurrent_messages_never_spend_past_the_budget(db: Db) -> R
     let budget = app.get_json("/api/v1/usage/budget", &acme.token).await?;
     assert_eq!(budget["used_tokens"], spent);
     assert_eq!(budget["reserved_tokens"], 0, "every hold was settled");
+    let globex = app.tenant("Globex").await?;
+    let theirs = app.get_json("/api/v1/usage/budget", &globex.token).await?;
+    assert_eq!(
+        theirs["monthly_tokens"],
+        Value::Null,
+        "a budget is one tenant's"
+    );
+    assert_eq!(theirs["used_tokens"], 0);
     Ok(())
 }
 

@@ -184,15 +184,7 @@ async fn without_script_a_message_posts_and_the_answer_shows_in_its_conversation
     assert_eq!(res.status, StatusCode::CONFLICT, "no key yet");
     assert!(res.body.contains("/ai-agents/byok"), "{}", res.body);
     let key = "sk-proj-portal-chat-0000000001";
-    app.llm.accept(key);
-    app.request(
-        reqwest::Method::POST,
-        "/api/v1/vault/keys/openai",
-        &acme.token,
-    )
-    .json(&serde_json::json!({ "api_key": key }))
-    .send()
-    .await?;
+    app.add_llm_key(&acme.token, "openai", key).await?;
     let res = b
         .submit(&chat, &format!("{at}/chat"), &[("message", "hello")])
         .await?;
@@ -208,15 +200,7 @@ async fn the_usage_page_charts_tokens_per_day_and_sums_by_agent_and_model(db: Db
     app.member(acme.id, "ada@acme.io", Role::Admin).await?;
     app.member(acme.id, "vic@acme.io", Role::Viewer).await?;
     let key = "sk-proj-portal-usage-000000001";
-    app.llm.accept(key);
-    app.request(
-        reqwest::Method::POST,
-        "/api/v1/vault/keys/openai",
-        &acme.token,
-    )
-    .json(&serde_json::json!({ "api_key": key }))
-    .send()
-    .await?;
+    app.add_llm_key(&acme.token, "openai", key).await?;
     let agents = app.get_json("/api/v1/agents", &acme.token).await?;
     let id = agents["items"][0]["id"].as_str().unwrap().to_string();
     let name = agents["items"][0]["name"].as_str().unwrap().to_string();

@@ -527,17 +527,7 @@ async fn a_refresh_that_takes_too_long_shows_a_timeout_toast_whose_retry_works()
 async fn chatting_with_an_agent_streams_the_answer_and_shows_its_tools() -> Result<()> {
     let (app, acme) = app_with_member(Role::Admin).await?;
     let key = "sk-proj-browser-chat-0000CHAT";
-    app.llm.accept(key);
-    let res = app
-        .request(
-            reqwest::Method::POST,
-            "/api/v1/vault/keys/openai",
-            &acme.token,
-        )
-        .json(&serde_json::json!({ "api_key": key }))
-        .send()
-        .await?;
-    assert!(res.status().is_success());
+    app.add_llm_key(&acme.token, "openai", key).await?;
     let agents = app.get_json("/api/v1/agents", &acme.token).await?;
     let writer = agents["items"]
         .as_array()

@@ -394,6 +394,27 @@ impl TestApp {
             .context(format!("sign-in failed: {res}"))
     }
 
+    /// Stores an LLM provider key for the tenant of `token` (an admin's)
+    /// through the API, the provider simulator accepting it first.
+    pub async fn add_llm_key(&self, token: &str, service: &str, key: &str) -> anyhow::Result<()> {
+        self.llm.accept(key);
+        let res = self
+            .request(
+                reqwest::Method::POST,
+                &format!("/api/v1/vault/keys/{service}"),
+                token,
+            )
+            .json(&serde_json::json!({ "api_key": key }))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            res.status().is_success(),
+            "the key was not stored: {}",
+            res.text().await?
+        );
+        Ok(())
+    }
+
     /// Another token for a tenant, with the given scopes.
     pub async fn token_for(&self, tenant: TenantId, scopes: &[Scope]) -> anyhow::Result<String> {
         let mut tx = self
