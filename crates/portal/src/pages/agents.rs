@@ -419,16 +419,11 @@ pub async fn send(
     let last = tx.clone();
     tokio::spawn(async move {
         if let Err(e) = chat::run(prepared, tx).await {
-            let detail = match inline_problem(e) {
-                Ok(r) => r.detail,
-                Err(_) => "the answer failed".into(),
+            let (status, detail) = match inline_problem(e) {
+                Ok(r) => (r.status, r.detail),
+                Err(_) => (500, "the answer failed".into()),
             };
-            let _ = last
-                .send(ChatEvent::Failed {
-                    status: 503,
-                    detail,
-                })
-                .await;
+            let _ = last.send(ChatEvent::Failed { status, detail }).await;
         }
     });
     let events = futures::stream::unfold(rx, |mut rx| async move {
