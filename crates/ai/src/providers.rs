@@ -56,6 +56,10 @@ pub struct Endpoints {
     /// (a self-hosted model server). Off by default: the server would
     /// otherwise send a tenant's key wherever an admin points it.
     pub allow_private_endpoints: bool,
+    /// The platform's own OpenAI-compatible model server (e.g. llama.cpp's
+    /// `llama-server` at `http://127.0.0.1:8089/v1`), offered to every
+    /// tenant as the `local` provider with no key. Absent: none.
+    pub local: Option<String>,
 }
 
 impl Default for Endpoints {
@@ -65,6 +69,7 @@ impl Default for Endpoints {
             anthropic: "https://api.anthropic.com/v1".into(),
             openrouter: "https://openrouter.ai/api/v1".into(),
             allow_private_endpoints: false,
+            local: None,
         }
     }
 }

@@ -32,6 +32,11 @@ pub struct Problem {
     /// The request id, to quote to support.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The same problem as OpenAI's clients read it (`message`, `type`,
+    /// `code`): only in answers of the OpenAI-compatible gateway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub error: Option<serde_json::Value>,
 }
 
 impl Problem {
@@ -45,6 +50,7 @@ impl Problem {
             errors: Vec::new(),
             retry_after: None,
             request_id: None,
+            error: None,
         }
     }
 
@@ -94,6 +100,10 @@ impl IntoResponse for Problem {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         res
     }
 }
@@ -123,7 +133,13 @@ impl From<EngineError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let p = match self.0 {
+        Problem::from(self.0).into_response()
+    }
+}
+
+impl From<AppError> for Problem {
+    fn from(e: AppError) -> Self {
+        match e {
             AppError::Validation { detail, errors } => {
                 let mut p = Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -147,12 +163,7 @@ impl IntoResponse for ApiError {
                 format!("the request body exceeds the limit of {limit} bytes"),
             ),
             AppError::Unauthorized(d) => {
-                let mut res =
-                    Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", d)
-                        .into_response();
-                res.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                return res;
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized", d)
             }
             AppError::Forbidden(d) => {
                 Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", d)
@@ -189,7 +200,6 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %msg, "request failed");
                 Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR)
             }
-        };
-        p.into_response()
+        }
     }
 }

@@ -93,6 +93,14 @@ const PUBLIC: &[(&str, &str)] = &[
     ("post", "/auth/invitations/accept"),
 ];
 
+/// Operations of the OpenAI-compatible gateway: no role reaches them, only
+/// an API token with the `gateway` scope (tests/gateway.rs).
+const GATEWAY: &[(&str, &str)] = &[
+    ("post", "/v1/chat/completions"),
+    ("post", "/v1/embeddings"),
+    ("get", "/v1/models"),
+];
+
 const ROLES: [Role; 4] = [Role::Viewer, Role::Member, Role::Admin, Role::Owner];
 
 async fn every_operation_admits_exactly_the_roles_its_rule_names(db: Db) -> Result<()> {
@@ -123,6 +131,31 @@ async fn every_operation_admits_exactly_the_roles_its_rule_names(db: Db) -> Resu
             if !secured {
                 if !PUBLIC.contains(&(method.as_str(), path.as_str())) {
                     bail!("{method} {path} has no security and is not in the public list");
+                }
+                continue;
+            }
+            if GATEWAY.contains(&(method.as_str(), path.as_str())) {
+                for role in ROLES {
+                    let session = app
+                        .member_session(acme.id, &format!("{role}@acme.io"))
+                        .await?;
+                    let m = Method::from_bytes(method.to_uppercase().as_bytes())?;
+                    let res = app
+                        .request(m, path, &session)
+                        .json(&json!({}))
+                        .send()
+                        .await?;
+                    assert_eq!(
+                        res.status(),
+                        StatusCode::FORBIDDEN,
+                        "{role} {method} {path}"
+                    );
+                    let p: Value = res.json().await?;
+                    assert!(
+                        p["detail"].as_str().unwrap().contains("`gateway` scope"),
+                        "{p}"
+                    );
+                    checked += 1;
                 }
                 continue;
             }

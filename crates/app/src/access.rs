@@ -218,6 +218,7 @@ pub fn require(who: &Principal, needed: Scope) -> Result<TenantScope, AppError> 
                 Scope::Read => "viewer",
                 Scope::Write => "member",
                 Scope::Admin => "admin",
+                Scope::Gateway => "member",
             }
         )))
     }

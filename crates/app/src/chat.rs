@@ -11,6 +11,7 @@ use crate::agents::AgentView;
 use crate::budgets::Hold;
 use crate::input::{paging, parse_id, PageParams};
 use crate::{access, App, AppError};
+use ai::chat::Upstream;
 use ai::providers::Provider;
 use chrono::{DateTime, Utc};
 use domain::audit::NewAuditEntry;
@@ -31,6 +32,8 @@ use store::{api_keys, audit};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+/// The provider name of the platform's own model server, which needs no key.
+pub const LOCAL_SERVICE: &str = "local";
 /// Most model calls one message may lead to (each tool round is one).
 pub const MAX_STEPS: usize = 6;
 /// The longest a whole answer, tool rounds included, may take.
@@ -255,9 +258,11 @@ async fn model_for(
     model_for_service(state, scope, service)
         .await?
         .ok_or_else(|| {
-            AppError::Conflict(format!(
-            "this workspace has no `{service}` key for the agent to use; add one at /ai-agents/byok"
-        ))
+            AppError::Conflict(if service == LOCAL_SERVICE {
+                "this platform runs no local model (`ai.local_url`); give the agent a provider the workspace has a key for, or add one at /ai-agents/byok".into()
+            } else {
+                format!("this workspace has no `{service}` key for the agent to use; add one at /ai-agents/byok")
+            })
         })
 }
 
@@ -267,6 +272,22 @@ pub(crate) async fn model_for_service(
     scope: &TenantScope,
     service: &str,
 ) -> Result<Option<Arc<dyn ChatModel>>, AppError> {
+    Ok(upstream_for_service(state, scope, service)
+        .await?
+        .map(|u| u.model()))
+}
+
+/// The provider client for a service of the tenant: the platform's own
+/// model for `local` (when it runs one), else the tenant's BYOK key of
+/// that service, read through the secret cache on every call.
+pub(crate) async fn upstream_for_service(
+    state: &App,
+    scope: &TenantScope,
+    service: &str,
+) -> Result<Option<Upstream>, AppError> {
+    if service == LOCAL_SERVICE {
+        return Ok(state.models.local());
+    }
     let mut tx = state.store.read(scope).await?;
     let key = api_keys::find(&mut tx, service).await?;
     tx.commit().await?;
@@ -281,7 +302,7 @@ pub(crate) async fn model_for_service(
         .ok_or_else(|| AppError::Internal(format!("no api_key field at {path}")))?;
     state
         .models
-        .for_key(
+        .upstream_for_key(
             Provider::for_service(service),
             key.base_url.as_deref(),
             api_key,

@@ -147,6 +147,12 @@ async fn add_key(
     validate: bool,
     origin: RequestOrigin,
 ) -> Result<ApiKeyRef, AppError> {
+    if service == crate::chat::LOCAL_SERVICE {
+        return Err(AppError::field(
+            "service",
+            "`local` is the platform's own model server, which needs no key; name the service otherwise",
+        ));
+    }
     let path = path_of(scope, service)?;
     let provider = Provider::for_service(service);
     let key_hint = hint(body.api_key.expose_secret())?;

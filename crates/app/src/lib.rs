@@ -13,6 +13,7 @@ pub mod budgets;
 pub mod chat;
 pub mod dashboard;
 mod error;
+pub mod gateway;
 pub mod health;
 pub mod idempotency;
 pub mod identity;

@@ -91,6 +91,8 @@ pub struct App {
     pub models: ai::chat::Models,
     /// Starts and steers workflow runs (the embedded runner or Temporal).
     pub workflows: Arc<dyn WorkflowEngine>,
+    /// The OpenAI-compatible gateway's caches and usage writer.
+    pub gateway: Arc<crate::gateway::Gateway>,
 }
 
 /// The workflow engine the app uses, and the metrics its runs report.
@@ -101,6 +103,10 @@ pub struct Workflows {
     /// Its metrics, served at `/metrics` with the app's.
     pub metrics: workflows::WorkflowMetrics,
 }
+
+/// The longest the gateway keeps a tenant's provider client or budget
+/// without reading it again (changes reach it sooner: see its cache).
+const GATEWAY_CACHE_TTL: Duration = Duration::from_secs(60);
 
 impl App {
     /// The application around its adapters.
@@ -124,6 +130,7 @@ impl App {
             metrics: Arc::new(Metrics::new(&workflows.metrics)),
             workflows: workflows.engine,
             tokens: Arc::new(TokenCache::new(config.token_cache_ttl)),
+            gateway: Arc::new(crate::gateway::Gateway::new(GATEWAY_CACHE_TTL)),
             pages: Arc::new(PageCache::new(config.page_cache_bytes)),
             login_throttle: Arc::new(crate::throttle::Throttle::new(
                 config.login_attempts_per_minute,

@@ -163,10 +163,10 @@ async fn issue(
     if body.scopes.is_empty() {
         return Err(AppError::field(
             "scopes",
-            "must hold at least one of read, write, admin",
+            "must hold at least one of read, write, admin, gateway",
         ));
     }
-    if let Some(beyond) = body.scopes.iter().find(|s| !who.has_scope(**s)) {
+    if let Some(beyond) = body.scopes.iter().find(|s| !who.may_grant(**s)) {
         return Err(AppError::Forbidden(format!(
             "a token cannot hold the `{beyond}` scope: it would outrank its creator"
         )));

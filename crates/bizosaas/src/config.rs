@@ -234,6 +234,10 @@ pub struct AiConfig {
     /// Allow OpenAI-compatible endpoints over http or on private addresses
     /// (self-hosted model servers on your network).
     pub allow_private_endpoints: bool,
+    /// The platform's own OpenAI-compatible model server, offered to every
+    /// tenant as the `local` provider with no key (e.g. llama.cpp's
+    /// `llama-server` at `http://127.0.0.1:8089/v1`). Unset: none.
+    pub local_url: Option<String>,
 }
 
 impl Default for AiConfig {
@@ -244,6 +248,7 @@ impl Default for AiConfig {
             anthropic_base_url: e.anthropic,
             openrouter_base_url: e.openrouter,
             allow_private_endpoints: e.allow_private_endpoints,
+            local_url: e.local,
         }
     }
 }
@@ -662,6 +667,11 @@ impl Config {
                 .trim_end_matches('/')
                 .to_string(),
             allow_private_endpoints: self.ai.allow_private_endpoints,
+            local: self
+                .ai
+                .local_url
+                .as_deref()
+                .map(|u| u.trim_end_matches('/').to_string()),
         })
     }
 

@@ -163,6 +163,7 @@ impl App {
             tasks,
             stop,
             grace,
+            state,
             ..
         } = self;
         let stopping = stop.clone();
@@ -185,6 +186,14 @@ impl App {
         tasks.close();
         if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
             tracing::warn!("background tasks did not stop in time");
+        }
+        // Gateway calls answered before the stop are recorded before the
+        // database closes.
+        if tokio::time::timeout(grace, state.gateway.meter.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("gateway usage was still being written when the grace period ended");
         }
         store.close().await;
         tracing::info!("stopped");

@@ -75,10 +75,17 @@ impl Principal {
         }
     }
     /// A user's personal token: never more than both the token's scopes and
-    /// the user's current role grant.
+    /// the user's current role grant. The gateway spends the tenant's model
+    /// keys, so it needs a member's role, as chatting does.
     pub fn personal_token(tenant: TenantId, token: TokenId, role: Role, scopes: &[Scope]) -> Self {
         let ceiling = role.scopes().into_iter().max().unwrap_or(Scope::Read);
-        let mut scopes: Vec<Scope> = scopes.iter().map(|s| (*s).min(ceiling)).collect();
+        let mut scopes: Vec<Scope> = scopes
+            .iter()
+            .filter_map(|s| match s {
+                Scope::Gateway => (ceiling >= Scope::Write).then_some(Scope::Gateway),
+                s => Some((*s).min(ceiling)),
+            })
+            .collect();
         scopes.sort();
         scopes.dedup();
         Self {
@@ -108,6 +115,15 @@ impl Principal {
     /// Whether the credential grants `scope` (admin implies write implies read).
     pub fn has_scope(&self, scope: Scope) -> bool {
         self.scopes.iter().any(|s| s.includes(scope))
+    }
+    /// Whether a token this caller makes may hold `scope`: what it holds
+    /// itself, and the gateway for whoever may write (it spends the
+    /// tenant's model keys, as a member's chat does).
+    pub fn may_grant(&self, scope: Scope) -> bool {
+        match scope {
+            Scope::Gateway => self.has_scope(Scope::Write) || self.has_scope(Scope::Gateway),
+            s => self.has_scope(s),
+        }
     }
     /// The tenant scope every repository call needs.
     pub fn scope(&self) -> TenantScope {

@@ -8,7 +8,10 @@ use std::str::FromStr;
 /// recognise by secret scanners.
 pub const TOKEN_PREFIX: &str = "bzs_";
 
-/// What a token may do. Ordered: each scope includes the ones below it.
+/// What a token may do. Read, write and admin are ordered, each including
+/// the ones before it; `gateway` stands apart: it lets a token call the
+/// OpenAI-compatible gateway (`/v1`) and nothing else, and no other scope
+/// includes it, so an app given a gateway token cannot read tenant data.
 #[derive(
     Clone,
     Copy,
@@ -30,12 +33,18 @@ pub enum Scope {
     Write,
     /// Everything, including tokens and tenant settings.
     Admin,
+    /// Call the OpenAI-compatible gateway with the tenant's model keys.
+    Gateway,
 }
 
 impl Scope {
     /// Whether holding `self` grants `needed`.
     pub fn includes(self, needed: Scope) -> bool {
-        self >= needed
+        if self == Scope::Gateway || needed == Scope::Gateway {
+            self == needed
+        } else {
+            self >= needed
+        }
     }
     /// The stored and displayed name.
     pub fn as_str(self) -> &'static str {
@@ -43,6 +52,7 @@ impl Scope {
             Scope::Read => "read",
             Scope::Write => "write",
             Scope::Admin => "admin",
+            Scope::Gateway => "gateway",
         }
     }
 }
@@ -60,8 +70,9 @@ impl FromStr for Scope {
             "read" => Ok(Scope::Read),
             "write" => Ok(Scope::Write),
             "admin" => Ok(Scope::Admin),
+            "gateway" => Ok(Scope::Gateway),
             other => Err(format!(
-                "unknown scope `{other}` (expected read, write or admin)"
+                "unknown scope `{other}` (expected read, write, admin or gateway)"
             )),
         }
     }
@@ -193,6 +204,13 @@ mod tests {
         assert!(Scope::Admin.includes(Scope::Read));
         assert!(Scope::Write.includes(Scope::Read));
         assert!(!Scope::Read.includes(Scope::Write));
+    }
+
+    #[test]
+    fn the_gateway_scope_neither_includes_nor_is_included_by_another() {
+        assert!(Scope::Gateway.includes(Scope::Gateway));
+        assert!(!Scope::Admin.includes(Scope::Gateway));
+        assert!(!Scope::Gateway.includes(Scope::Read));
     }
 }
 

@@ -1,6 +1,7 @@
 //! Monthly model budgets and their use, reserved before a call and settled
 //! after it, so that concurrent calls cannot spend past the budget.
 
+use crate::changes::Topic;
 use crate::tx::{with_conn, TenantTx};
 use crate::Result;
 use chrono::{DateTime, Utc};
@@ -44,6 +45,7 @@ pub async fn get(tx: &mut TenantTx) -> Result<Option<Budget>> {
 
 /// Sets (or, with no limits, removes) the tenant's budget.
 pub async fn set(tx: &mut TenantTx, b: Budget, now: DateTime<Utc>) -> Result<()> {
+    tx.touch(Topic::Budgets);
     let tenant = tx.tenant().as_uuid();
     if b.monthly_tokens.is_none() && b.monthly_cost_micros.is_none() {
         with_conn!(tx, |c| sqlx::query(

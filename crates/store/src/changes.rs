@@ -30,6 +30,8 @@ pub enum Topic {
     AuditLog,
     /// Stored secrets and their references (provider keys).
     Secrets,
+    /// The monthly model budget.
+    Budgets,
 }
 
 impl Topic {
@@ -37,6 +39,7 @@ impl Topic {
         match self {
             Topic::AuditLog => "audit_log",
             Topic::Secrets => "secrets",
+            Topic::Budgets => "budgets",
         }
     }
 
@@ -44,6 +47,7 @@ impl Topic {
         match s {
             "audit_log" => Some(Topic::AuditLog),
             "secrets" => Some(Topic::Secrets),
+            "budgets" => Some(Topic::Budgets),
             _ => None,
         }
     }

@@ -101,6 +101,14 @@ impl ProviderSim {
                 post(crate::llm_chat::openai_chat),
             )
             .route(
+                "/openai/v1/embeddings",
+                post(crate::llm_chat::openai_embeddings),
+            )
+            .route(
+                "/compat/v1/embeddings",
+                post(crate::llm_chat::openai_embeddings),
+            )
+            .route(
                 "/anthropic/v1/messages",
                 post(crate::llm_chat::anthropic_messages),
             )
@@ -120,6 +128,7 @@ impl ProviderSim {
             anthropic: format!("{}/anthropic/v1", self.base),
             openrouter: format!("{}/openrouter/api/v1", self.base),
             allow_private_endpoints: true,
+            local: None,
         }
     }
 

@@ -480,3 +480,60 @@ pub(crate) async fn anthropic_messages(
     };
     streamed(frames, pause, cut)
 }
+
+/// Dimensions of the simulator's embeddings.
+pub const EMBEDDING_DIMENSIONS: usize = 8;
+
+/// A text's embedding: the same text always gets the same unit vector.
+pub fn embedding_of(text: &str) -> Vec<f32> {
+    let mut v = [0f32; EMBEDDING_DIMENSIONS];
+    for (i, b) in text.bytes().enumerate() {
+        v[(i + b as usize) % EMBEDDING_DIMENSIONS] += f32::from(b) / 255.0;
+    }
+    let norm = v
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::EPSILON);
+    v.iter().map(|x| x / norm).collect()
+}
+
+/// `POST …/embeddings` for OpenAI and the compatible server: `input` is a
+/// string or a list of them; the answer is a `list` of `embedding`s by
+/// `index`, with `usage.prompt_tokens` and `total_tokens` (words here).
+pub(crate) async fn openai_embeddings(
+    State(state): State<Arc<Mutex<SimState>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let key = bearer(&headers).unwrap_or_default();
+    if let Some(r) = gate(&state, &key, uri.path(), &headers, &body, false).await {
+        return r;
+    }
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) if items.iter().all(Value::is_string) && !items.is_empty() => items
+            .iter()
+            .map(|s| s.as_str().unwrap_or_default().to_string())
+            .collect(),
+        _ => {
+            return (StatusCode::BAD_REQUEST, Json(json!({"error": {
+                "message": "'input' is a required property and must be a string or an array of strings",
+                "type": "invalid_request_error", "param": "input", "code": null}})))
+                .into_response()
+        }
+    };
+    let tokens: usize = inputs.iter().map(|s| words(s)).sum();
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| json!({"object": "embedding", "index": i, "embedding": embedding_of(s)}))
+        .collect();
+    Json(json!({
+        "object": "list", "data": data, "model": body["model"],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens}
+    }))
+    .into_response()
+}

@@ -69,31 +69,56 @@ impl Models {
         base_url: Option<&str>,
         key: SecretString,
     ) -> Result<Arc<dyn ChatModel>, LlmError> {
+        self.upstream_for_key(provider, base_url, key)
+            .map(|u| u.model())
+    }
+
+    /// The platform's own model server (`llm.local_url`), which needs no
+    /// key: what a tenant without one chats with.
+    pub fn local(&self) -> Option<Upstream> {
+        let base = self.endpoints.local.as_deref()?;
+        Some(Upstream::OpenAi(Arc::new(openai::OpenAiChat::new(
+            Transport::Operator(self.operator.clone()),
+            base,
+            SecretString::from(String::new()),
+            openai::Flavor::Compatible,
+            self.policy,
+            &self.referer,
+        ))))
+    }
+
+    /// The provider's client for `key`, as the gateway needs it.
+    pub fn upstream_for_key(
+        &self,
+        provider: Provider,
+        base_url: Option<&str>,
+        key: SecretString,
+    ) -> Result<Upstream, LlmError> {
         use openai::{Flavor, OpenAiChat};
         let operator = || Transport::Operator(self.operator.clone());
         Ok(match provider {
-            Provider::OpenAi => Arc::new(OpenAiChat::new(
+            Provider::OpenAi => Upstream::OpenAi(Arc::new(OpenAiChat::new(
                 operator(),
                 &self.endpoints.openai,
                 key,
                 Flavor::OpenAi,
                 self.policy,
                 &self.referer,
-            )),
-            Provider::OpenRouter => Arc::new(OpenAiChat::new(
+            ))),
+            Provider::OpenRouter => Upstream::OpenAi(Arc::new(OpenAiChat::new(
                 operator(),
                 &self.endpoints.openrouter,
                 key,
                 Flavor::OpenRouter,
                 self.policy,
                 &self.referer,
-            )),
-            Provider::Anthropic => Arc::new(anthropic::AnthropicChat::new(
+            ))),
+            Provider::Anthropic => Upstream::Anthropic(Arc::new(anthropic::AnthropicChat::new(
                 operator(),
                 &self.endpoints.anthropic,
                 key,
                 self.policy,
-            )),
+            ))),
             Provider::Compatible => {
                 let raw = base_url.ok_or_else(|| LlmError::Refused {
                     provider: Provider::Compatible.label(),
@@ -104,15 +129,35 @@ impl Models {
                         provider: Provider::Compatible.label(),
                         message: format!("the base URL {e}"),
                     })?;
-                Arc::new(OpenAiChat::new(
+                Upstream::OpenAi(Arc::new(OpenAiChat::new(
                     self.tenant_transport(),
                     &base,
                     key,
                     Flavor::Compatible,
                     self.policy,
                     &self.referer,
-                ))
+                )))
             }
         })
+    }
+}
+
+/// A provider's client as the gateway sees it: servers that speak OpenAI's
+/// dialect get requests relayed byte for byte; Anthropic's are translated.
+#[derive(Clone)]
+pub enum Upstream {
+    /// OpenAI, OpenRouter, a compatible server or the local model.
+    OpenAi(Arc<openai::OpenAiChat>),
+    /// Anthropic's Messages API.
+    Anthropic(Arc<anthropic::AnthropicChat>),
+}
+
+impl Upstream {
+    /// The same client behind the provider-neutral trait.
+    pub fn model(&self) -> Arc<dyn ChatModel> {
+        match self {
+            Upstream::OpenAi(c) => c.clone(),
+            Upstream::Anthropic(c) => c.clone(),
+        }
     }
 }

@@ -65,6 +65,23 @@ impl OpenAiChat {
         }
     }
 
+    /// Sends `body` as it is to `path` (e.g. `/chat/completions`) with this
+    /// key, retrying as every call does, and hands back the response with
+    /// its body unread: the gateway streams it on to its caller untouched.
+    pub async fn relay(&self, path: &str, body: bytes::Bytes) -> Result<Relayed, LlmError> {
+        let url = format!("{}{path}", self.base);
+        call::send(self, &self.policy, &self.transport, || {
+            self.authorised(self.transport.http().post(&url))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone())
+        })
+        .await
+        .map(|res| Relayed {
+            res,
+            provider: self.name(),
+        })
+    }
+
     fn post(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
         self.authorised(self.transport.http().post(format!("{}{path}", self.base)))
             .json(body)
@@ -139,6 +156,33 @@ impl OpenAiChat {
             body["stream_options"] = json!({ "include_usage": true });
         }
         body
+    }
+}
+
+/// A provider's successful answer to a relayed request, its body unread.
+pub struct Relayed {
+    res: reqwest::Response,
+    provider: &'static str,
+}
+
+impl Relayed {
+    /// The body as it arrives.
+    pub fn into_stream(
+        self,
+    ) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send {
+        use futures::TryStreamExt;
+        self.res
+            .bytes_stream()
+            .map_err(|e| std::io::Error::other(e.without_url()))
+    }
+
+    /// The whole body.
+    pub async fn whole(self) -> Result<bytes::Bytes, LlmError> {
+        let provider = self.provider;
+        self.res
+            .bytes()
+            .await
+            .map_err(|e| unreadable(provider, e.without_url()))
     }
 }
 

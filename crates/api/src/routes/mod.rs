@@ -5,6 +5,7 @@ pub mod audit_logs;
 pub mod auth;
 pub mod chat;
 pub mod docs;
+pub mod gateway;
 pub mod health;
 pub mod invitations;
 pub mod me;
@@ -66,4 +67,7 @@ pub fn api_v1() -> OpenApiRouter<App> {
         .routes(routes!(chat::get, chat::delete))
         .routes(routes!(usage::report))
         .routes(routes!(usage::budget, usage::set_budget))
+        .routes(routes!(gateway::chat_completions))
+        .routes(routes!(gateway::embeddings))
+        .routes(routes!(gateway::models))
 }

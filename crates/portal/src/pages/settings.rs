@@ -426,9 +426,9 @@ async fn tokens_page(state: &App, user: &SignedIn, csrf: &Csrf) -> Result<Tokens
     } else {
         tokens::list_personal(state, &user.principal, params).await?
     };
-    let allowed_scopes = [Scope::Read, Scope::Write, Scope::Admin]
+    let allowed_scopes = [Scope::Read, Scope::Write, Scope::Admin, Scope::Gateway]
         .into_iter()
-        .filter(|s| user.principal.has_scope(*s))
+        .filter(|s| user.principal.may_grant(*s))
         .map(Scope::as_str)
         .collect();
     Ok(TokensPage {
