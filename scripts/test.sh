@@ -19,6 +19,11 @@ if [ "$(df --output=avail -k "$(dirname "$CARGO_TARGET_DIR")" 2>/dev/null | tail
 fi
 
 bash scripts/services.sh
+# The local model's server builds (once, about 14 minutes) while cargo
+# builds; it starts once compilation is over, since generating on cores a
+# compiler is using is about ten times slower.
+bash scripts/llm/local-model.sh install >"$BIZOSAAS_SERVICES_DIR/llm-install.log" 2>&1 &
+llm_install=$!
 # shellcheck disable=SC1091
 source "$BIZOSAAS_SERVICES_DIR/env"
 
@@ -31,12 +36,24 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-echo "== tests (SQLite and PostgreSQL)"
+echo "== building the tests"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  run_tests=(cargo nextest run --workspace --no-fail-fast)
 else
-  cargo test --workspace --no-fail-fast
+  run_tests=(cargo test --workspace --no-fail-fast)
 fi
+"${run_tests[@]}" --no-run
+echo "== the local model"
+if ! wait "$llm_install"; then
+  cat "$BIZOSAAS_SERVICES_DIR/llm-install.log" >&2
+  exit 1
+fi
+bash scripts/llm/local-model.sh start
+cat "$BIZOSAAS_SERVICES_DIR"/env.* >"$BIZOSAAS_SERVICES_DIR/env"
+# shellcheck disable=SC1091
+source "$BIZOSAAS_SERVICES_DIR/env"
+echo "== tests (SQLite and PostgreSQL)"
+"${run_tests[@]}"
 # nextest runs no doctests; the store's say which transactions its
 # functions refuse, and are compile-fail tests.
 echo "== doctests (store)"

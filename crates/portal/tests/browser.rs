@@ -524,6 +524,59 @@ async fn a_refresh_that_takes_too_long_shows_a_timeout_toast_whose_retry_works()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_on_the_real_local_model_answers_in_the_chat_tab() -> Result<()> {
+    let (app, acme) = app_with_member(Role::Admin).await?;
+    let agents = app.get_json("/api/v1/agents", &acme.token).await?;
+    let agent = &agents["items"].as_array().unwrap()[0];
+    let id = agent["id"].as_str().unwrap().to_string();
+    let mut config = app
+        .get_json(&format!("/api/v1/agents/{id}/config"), &acme.token)
+        .await?;
+    config["provider"] = serde_json::json!("local");
+    config["model"] = serde_json::json!(testkit::llm::local_model());
+    config["system_prompt"] =
+        serde_json::json!("You are a precise assistant. Use tools when they help.");
+    config["instructions"] = serde_json::json!([]);
+    config["tools"] = serde_json::json!(["calculator"]);
+    config["temperature"] = serde_json::json!(0.0);
+    config["max_tokens"] = serde_json::json!(96);
+    let res = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/agents/{id}/config"),
+            &acme.token,
+        )
+        .json(&config)
+        .send()
+        .await?;
+    assert!(res.status().is_success(), "{}", res.text().await?);
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    chrome.goto(&format!("/ai-agents/{id}?tab=chat")).await?;
+    chrome
+        .fill("message", "What is 23 times 19? Use the calculator.")
+        .await?;
+    chrome.click("[data-send]").await?;
+    let mut shown = String::new();
+    for _ in 0..300 {
+        shown = chrome.text("#messages").await?;
+        if shown.contains("calls calculator") && shown.matches("437").count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(shown.contains("calls calculator"), "{shown}");
+    assert!(
+        shown.matches("437").count() >= 2,
+        "the tool's result and the answer: {shown}"
+    );
+    chrome.screenshot("agent-chat-local-model").await?;
+    let errors = chrome.console_errors().await?;
+    assert!(errors.is_empty(), "{errors:?}");
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chatting_with_an_agent_streams_the_answer_and_shows_its_tools() -> Result<()> {
     let (app, acme) = app_with_member(Role::Admin).await?;
     let key = "sk-proj-browser-chat-0000CHAT";

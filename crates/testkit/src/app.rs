@@ -160,6 +160,7 @@ impl TestApp {
         config.ai.anthropic_base_url = endpoints.anthropic;
         config.ai.openrouter_base_url = endpoints.openrouter;
         config.ai.allow_private_endpoints = endpoints.allow_private_endpoints;
+        config.ai.local_url = std::env::var("BIZOSAAS_TEST_LLM_URL").ok();
         let registry = std::sync::Arc::new(setup.registry);
         let temporal_worker = setup.temporal.as_ref().map(|temporal| {
             crate::temporal::WorkerThread::spawn(

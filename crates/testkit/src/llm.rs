@@ -305,3 +305,12 @@ async fn openrouter_models() -> Response {
     ]}))
     .into_response()
 }
+
+/// The name of the real local model every test app is given as the `local`
+/// provider (scripts/llm/local-model.sh starts it; scripts/test.sh exports
+/// its address). Without it the test fails, saying how to start it.
+pub fn local_model() -> String {
+    std::env::var("BIZOSAAS_TEST_LLM_MODEL").expect(
+        "BIZOSAAS_TEST_LLM_URL and BIZOSAAS_TEST_LLM_MODEL are not set: run `bash scripts/llm/local-model.sh install && bash scripts/llm/local-model.sh start`, then `source /var/tmp/bizosaas-services/env`",
+    )
+}
