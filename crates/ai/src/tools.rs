@@ -45,6 +45,18 @@ pub fn all() -> &'static [ToolInfo] {
                     "expression": {"type": "string", "description": "e.g. (1200 - 950) / 1200 * 100"}
                 }, "required": ["expression"], "additionalProperties": false}),
             ),
+            ToolInfo {
+                changes_outside: true,
+                ..tool(
+                    "send_email",
+                    "Sends a plain-text email from the workspace. Waits for the member's approval unless the agent may act without asking.",
+                    json!({"type": "object", "properties": {
+                        "to": {"type": "string", "format": "email", "description": "the recipient's address"},
+                        "subject": {"type": "string", "maxLength": 200},
+                        "body": {"type": "string", "description": "plain text"}
+                    }, "required": ["to", "subject", "body"], "additionalProperties": false}),
+                )
+            },
             tool(
                 "audit_log_search",
                 "Searches this workspace's audit log by action and time range.",

@@ -418,8 +418,15 @@ async fn a_model_the_provider_does_not_offer_is_refused(db: Db) -> Result<()> {
 }
 
 async fn thirty_two_concurrent_messages_never_spend_past_the_budget(db: Db) -> Result<()> {
-    let app = TestApp::spawn(db).await?;
-    let (acme, id) = ready(&app, "faq-builder").await?;
+    budget_holds_under_32_concurrent_messages(&TestApp::spawn(db).await?).await
+}
+
+async fn with_the_budget_in_redis_32_concurrent_messages_never_spend_past_it(db: Db) -> Result<()> {
+    budget_holds_under_32_concurrent_messages(&TestApp::spawn_with_redis(db).await?).await
+}
+
+async fn budget_holds_under_32_concurrent_messages(app: &TestApp) -> Result<()> {
+    let (acme, id) = ready(app, "faq-builder").await?;
     // Each message may take its prompt (~100 tokens) and 1,024 more: the
     // budget holds two such at a time, and far fewer than 32 in all.
     let limit = 2_500;
@@ -431,7 +438,7 @@ async fn thirty_two_concurrent_messages_never_spend_past_the_budget(db: Db) -> R
     assert_eq!(res.status(), StatusCode::OK);
     let sends = (0..32).map(|i| {
         chat(
-            &app,
+            app,
             &acme.token,
             &id,
             json!({ "message": format!("message {i}") }),
@@ -483,6 +490,7 @@ async fn thirty_two_concurrent_messages_never_spend_past_the_budget(db: Db) -> R
 
 testkit::on_both_backends!(
     thirty_two_concurrent_messages_never_spend_past_the_budget,
+    with_the_budget_in_redis_32_concurrent_messages_never_spend_past_it,
     a_model_the_provider_does_not_offer_is_refused,
     every_model_call_is_counted_and_priced_by_agent_model_and_day,
     without_a_key_the_chat_says_where_to_add_one,

@@ -76,6 +76,12 @@ fn rule(method: &str, path: &str) -> Option<(Role, Value)> {
         ("put", "/api/v1/usage/budget") => (Role::Admin, json!({ "monthly_tokens": 1000000 })),
         ("get", "/api/v1/conversations/{id}") => (Role::Viewer, none),
         ("delete", "/api/v1/conversations/{id}") => (Role::Viewer, none),
+        ("post", "/api/v1/conversations/{id}/approvals/{approval_id}/approve") => {
+            (Role::Viewer, none)
+        }
+        ("post", "/api/v1/conversations/{id}/approvals/{approval_id}/reject") => {
+            (Role::Viewer, none)
+        }
         _ => return None,
     })
 }
@@ -165,6 +171,7 @@ async fn every_operation_admits_exactly_the_roles_its_rule_names(db: Db) -> Resu
             let url = path
                 .replace("{id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{user_id}", &uuid::Uuid::now_v7().to_string())
+                .replace("{approval_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{service}", "openrouter");
             for role in ROLES {
                 let session = app

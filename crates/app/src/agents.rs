@@ -110,6 +110,7 @@ fn config_of(t: &Template) -> AgentConfig {
         provider: DEFAULT_PROVIDER.into(),
         model: DEFAULT_MODEL.into(),
         tools: t.tools.clone(),
+        run_without_approval: false,
         permissions: AgentPermissions::default(),
         knowledge_bases: Vec::new(),
     }

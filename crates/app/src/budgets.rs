@@ -1,7 +1,8 @@
 //! Monthly model budgets (admins set them): every model call holds its
 //! largest possible use before it starts and settles to what it used, so
 //! concurrent calls cannot overspend; a call that does not fit is a 429
-//! naming the budget.
+//! naming the budget. The holds are kept in the database, or in Redis when
+//! `redis.url` is set, so that every instance shares them.
 
 use crate::{access, App, AppError};
 use chrono::{Datelike, TimeZone, Utc};
@@ -9,7 +10,9 @@ use domain::audit::{NewAuditEntry, RequestOrigin};
 use domain::tokens::Scope;
 use domain::{Principal, TenantScope};
 use serde::{Deserialize, Serialize};
-use store::budgets::{self, Budget};
+use std::sync::Arc;
+use store::budgets::{self, Budget, MonthUse};
+use store::redis_ledger::RedisLedger;
 use store::{audit, TenantTx};
 
 /// The budget and this month's use.
@@ -45,6 +48,19 @@ pub struct Hold {
     month: String,
     tokens: i64,
     cost_micros: i64,
+    /// The hold's member in Redis, when the ledger is there.
+    redis: Option<String>,
+}
+
+/// Where budget holds and the month's use are kept.
+#[derive(Clone, Default)]
+pub enum Ledger {
+    /// In the database, beside the calls (one instance, or instances that
+    /// share it).
+    #[default]
+    Database,
+    /// In Redis, shared by every instance.
+    Redis(Arc<RedisLedger>),
 }
 
 /// The month a call counts in.
@@ -70,10 +86,22 @@ fn micros(usd: f64) -> i64 {
     (usd * 1e6).round() as i64
 }
 
-async fn view(tx: &mut TenantTx) -> Result<BudgetView, AppError> {
+async fn month_use(
+    state: &App,
+    tx: &mut TenantTx,
+    tenant: domain::TenantId,
+    month: &str,
+) -> Result<MonthUse, AppError> {
+    Ok(match &state.ledger {
+        Ledger::Database => budgets::month_use(tx, month).await?,
+        Ledger::Redis(r) => r.month_use(tenant, month).await?,
+    })
+}
+
+async fn view(state: &App, tx: &mut TenantTx, scope: &TenantScope) -> Result<BudgetView, AppError> {
     let budget = budgets::get(tx).await?.unwrap_or_default();
     let month = this_month();
-    let used = budgets::month_use(tx, &month).await?;
+    let used = month_use(state, tx, scope.tenant(), &month).await?;
     Ok(BudgetView {
         monthly_tokens: budget.monthly_tokens,
         monthly_cost_usd: budget.monthly_cost_micros.map(|c| c as f64 / 1e6),
@@ -88,7 +116,7 @@ async fn view(tx: &mut TenantTx) -> Result<BudgetView, AppError> {
 pub async fn get(state: &App, who: &Principal) -> Result<BudgetView, AppError> {
     let scope = access::require(who, Scope::Admin)?;
     let mut tx = state.store.read(&scope).await?;
-    let v = view(&mut tx).await?;
+    let v = view(state, &mut tx, &scope).await?;
     tx.commit().await?;
     Ok(v)
 }
@@ -135,7 +163,7 @@ pub async fn set(
         .from_origin(origin),
     )
     .await?;
-    let v = view(&mut tx).await?;
+    let v = view(state, &mut tx, &scope).await?;
     tx.commit().await?;
     Ok(v)
 }
@@ -158,11 +186,22 @@ pub async fn hold(
     cost_micros: i64,
 ) -> Result<Hold, AppError> {
     let month = this_month();
-    let mut tx = state.store.write(scope).await?;
-    let fits = budgets::reserve(&mut tx, &month, budget, tokens, cost_micros).await?;
-    let used = budgets::month_use(&mut tx, &month).await?;
-    tx.commit().await?;
-    if !fits {
+    let (redis, used) = match &state.ledger {
+        Ledger::Database => {
+            let mut tx = state.store.write(scope).await?;
+            let fits = budgets::reserve(&mut tx, &month, budget, tokens, cost_micros).await?;
+            let used = budgets::month_use(&mut tx, &month).await?;
+            tx.commit().await?;
+            (fits.then_some(None), used)
+        }
+        Ledger::Redis(r) => {
+            let reserved = r
+                .reserve(scope.tenant(), &month, budget, tokens, cost_micros)
+                .await?;
+            (reserved.hold.map(Some), reserved.before)
+        }
+    };
+    let Some(redis) = redis else {
         let limit = match (budget.monthly_tokens, budget.monthly_cost_micros) {
             (Some(t), _) if used.tokens + used.reserved_tokens + tokens > t => format!(
                 "{} of its {t} tokens this month are used or held, and this answer may take up to {tokens}",
@@ -182,28 +221,40 @@ pub async fn hold(
             ),
             retry_after: seconds_to_next_month(),
         });
-    }
+    };
     Ok(Hold {
         month,
         tokens,
         cost_micros,
+        redis,
     })
 }
 
-/// Releases a hold and counts what the call used, in the caller's
-/// transaction (the one that records the call).
+/// Releases a hold and counts what the call used: in the caller's
+/// transaction (the one that records the call) when the ledger is the
+/// database; in Redis just before that transaction commits otherwise (a
+/// failed commit then leaves the use counted, never forgotten).
 pub async fn settle(
+    state: &App,
     tx: &mut TenantTx,
     hold: &Hold,
     tokens: i64,
     cost_micros: i64,
 ) -> Result<(), AppError> {
-    budgets::settle(
-        tx,
-        &hold.month,
-        (hold.tokens, hold.cost_micros),
-        (tokens, cost_micros),
-    )
-    .await?;
+    match (&hold.redis, &state.ledger) {
+        (Some(member), Ledger::Redis(r)) => {
+            r.settle(tx.tenant(), &hold.month, member, tokens, cost_micros)
+                .await?
+        }
+        _ => {
+            budgets::settle(
+                tx,
+                &hold.month,
+                (hold.tokens, hold.cost_micros),
+                (tokens, cost_micros),
+            )
+            .await?
+        }
+    }
     Ok(())
 }

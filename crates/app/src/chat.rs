@@ -110,6 +110,10 @@ pub struct ChatReply {
     pub input_tokens: u64,
     /// See `input_tokens`.
     pub output_tokens: u64,
+    /// Tool calls that wait for the member's approval before they run (the
+    /// answer carries on once each is approved or rejected).
+    #[serde(default)]
+    pub pending_approvals: Vec<crate::approvals::ApprovalView>,
 }
 
 /// What a streamed answer reports, in order.
@@ -144,7 +148,14 @@ pub enum ChatEvent {
         /// What it returned (or why it failed).
         result: String,
     },
-    /// The answer is complete.
+    /// A tool call waits for the member's approval (`POST
+    /// /api/v1/conversations/{conversation}/approvals/{id}/approve` or
+    /// `…/reject`).
+    ApprovalNeeded {
+        /// The waiting call.
+        approval: crate::approvals::ApprovalView,
+    },
+    /// The answer is complete (or waits for approvals).
     Done {
         /// The whole text.
         answer: String,
@@ -205,6 +216,9 @@ pub struct ConversationDetail {
     pub conversation: ConversationView,
     /// Its messages, oldest first.
     pub messages: Vec<MessageView>,
+    /// Tool calls that waited for (or still wait for) the member's decision.
+    #[serde(default)]
+    pub approvals: Vec<crate::approvals::ApprovalView>,
 }
 
 /// Everything a chat needs, checked, with the member's message stored.
@@ -222,6 +236,15 @@ impl Prepared {
     /// The conversation the answer goes to.
     pub fn conversation_id(&self) -> ConversationId {
         self.conversation.id
+    }
+    pub(crate) fn agent(&self) -> &AgentView {
+        &self.agent
+    }
+    pub(crate) fn state(&self) -> &App {
+        &self.state
+    }
+    pub(crate) fn scope(&self) -> &TenantScope {
+        &self.scope
     }
 }
 
@@ -319,6 +342,71 @@ fn turn_of(m: &ChatMessage) -> Turn {
     }
 }
 
+fn may_chat(who: &Principal, agent: &AgentView) -> Result<(), AppError> {
+    let least = agent.config.permissions.chat;
+    let allowed = match who.role() {
+        Some(role) => role >= least,
+        None => who.has_scope(Scope::Write),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "chatting with this agent needs the `{least}` role (its permissions say so)"
+        )))
+    }
+}
+
+/// Picks up the caller's own conversation where it stands (after its
+/// waiting tool calls were decided), for the agent to carry on.
+pub(crate) async fn resume(
+    state: &App,
+    who: &Principal,
+    conversation: ConversationId,
+) -> Result<Prepared, AppError> {
+    let scope = access::require(who, Scope::Read)?;
+    let mut tx = state.store.read(&scope).await?;
+    let c = repo::get_own(&mut tx, conversation)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such conversation of yours".into()))?;
+    let history = repo::messages(&mut tx, conversation)
+        .await?
+        .iter()
+        .map(turn_of)
+        .collect();
+    tx.commit().await?;
+    let agent = crate::agents::get(state, who, &c.agent_id.to_string()).await?;
+    may_chat(who, &agent)?;
+    let model = model_for(state, &scope, &agent).await?;
+    let budget = crate::budgets::of(state, &scope).await?;
+    Ok(Prepared {
+        state: state.clone(),
+        scope,
+        agent,
+        conversation: c,
+        model,
+        history,
+        budget,
+    })
+}
+
+/// Keeps a tool's result in the conversation.
+pub(crate) async fn keep_tool_result(
+    p: &Prepared,
+    call: &ToolCall,
+    result: &str,
+) -> Result<MessageView, AppError> {
+    let m = stored(
+        p.conversation.id,
+        Turn::tool_result(&call.id, result),
+        None,
+        Usage::default(),
+        0,
+    );
+    save(p, &m).await?;
+    Ok(MessageView::from(m))
+}
+
 /// Checks the caller, the agent and the message, finds the key, and keeps
 /// the member's message (starting a conversation if none is named).
 pub async fn prepare(
@@ -329,16 +417,7 @@ pub async fn prepare(
 ) -> Result<Prepared, AppError> {
     let scope = access::require(who, Scope::Read)?;
     let agent = crate::agents::get(state, who, agent_id).await?;
-    let least = agent.config.permissions.chat;
-    let allowed = match who.role() {
-        Some(role) => role >= least,
-        None => who.has_scope(Scope::Write),
-    };
-    if !allowed {
-        return Err(AppError::Forbidden(format!(
-            "chatting with this agent needs the `{least}` role (its permissions say so)"
-        )));
-    }
+    may_chat(who, &agent)?;
     let message = input.message.trim();
     if message.is_empty() || message.chars().count() > MAX_MESSAGE_CHARS {
         return Err(AppError::field(
@@ -363,6 +442,16 @@ pub async fn prepare(
                 .ok_or_else(|| {
                     AppError::NotFound("no such conversation of yours with this agent".into())
                 })?;
+            let waiting = store::approvals::of_conversation(&mut tx, id)
+                .await?
+                .into_iter()
+                .filter(|a| a.status == "pending")
+                .count();
+            if waiting > 0 {
+                return Err(AppError::Conflict(format!(
+                    "{waiting} tool call(s) of this conversation wait for your approval: approve or reject them first (POST /api/v1/conversations/{id}/approvals/{{approval_id}}/approve or /reject)"
+                )));
+            }
             let history = repo::messages(&mut tx, id)
                 .await?
                 .iter()
@@ -460,7 +549,7 @@ pub fn trim(turns: &[Turn], budget: usize) -> Vec<Turn> {
 
 /// Runs a tool the agent asked for: refused if the agent was not given
 /// it; audited either way.
-async fn run_tool(p: &Prepared, call: &ToolCall) -> Result<String, AppError> {
+pub(crate) async fn run_tool(p: &Prepared, call: &ToolCall) -> Result<String, AppError> {
     let enabled = p.agent.config.tools.contains(&call.name);
     let result = if !enabled {
         Err(format!(
@@ -471,6 +560,8 @@ async fn run_tool(p: &Prepared, call: &ToolCall) -> Result<String, AppError> {
         r
     } else if call.name == "audit_log_search" {
         audit_search(p, &call.arguments).await?
+    } else if call.name == "send_email" {
+        send_email(p, &call.arguments).await
     } else {
         Err(format!("there is no tool named `{}`", call.name))
     };
@@ -490,6 +581,32 @@ async fn run_tool(p: &Prepared, call: &ToolCall) -> Result<String, AppError> {
         Ok(text) => text,
         Err(why) => format!("error: {why}"),
     })
+}
+
+/// The email tool: one plain-text message from the platform's sender. It
+/// changes something outside, so it runs only once approved (or for an
+/// agent configured to run such tools without asking).
+async fn send_email(p: &Prepared, args: &Value) -> Result<String, String> {
+    let to = args["to"].as_str().unwrap_or_default();
+    let to = domain::validation::Email::parse(to).map_err(|e| format!("`to`: {e}"))?;
+    let subject = args["subject"].as_str().unwrap_or_default().trim();
+    let body = args["body"].as_str().unwrap_or_default();
+    if subject.is_empty() || subject.chars().count() > 200 {
+        return Err("`subject` must be 1 to 200 characters".into());
+    }
+    if body.trim().is_empty() || body.len() > 20_000 {
+        return Err("`body` must be 1 to 20,000 bytes".into());
+    }
+    p.state
+        .email
+        .send(domain::email::OutgoingEmail {
+            to: to.as_str().to_string(),
+            subject: subject.to_string(),
+            body: body.to_string(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(format!("sent to {}", to.as_str()))
 }
 
 /// The audit-log tool: the caller's own view of the log (they may list it),
@@ -664,9 +781,11 @@ pub async fn run(p: Prepared, events: mpsc::Sender<ChatEvent>) -> Result<ChatRep
                 messages: added,
                 input_tokens: total.input_tokens,
                 output_tokens: total.output_tokens,
+                pending_approvals: Vec::new(),
             });
         }
         history.push(turn);
+        let mut waiting = Vec::new();
         for call in &calls {
             let _ = events
                 .send(ChatEvent::ToolCall {
@@ -675,12 +794,20 @@ pub async fn run(p: Prepared, events: mpsc::Sender<ChatEvent>) -> Result<ChatRep
                     arguments: call.arguments.clone(),
                 })
                 .await;
+            if crate::approvals::must_wait(&p, call) {
+                let approval = crate::approvals::ask(&p, call).await?;
+                let _ = events
+                    .send(ChatEvent::ApprovalNeeded {
+                        approval: approval.clone(),
+                    })
+                    .await;
+                waiting.push(approval);
+                continue;
+            }
             let result = run_tool(&p, call).await?;
-            let t = Turn::tool_result(&call.id, &result);
-            let m = stored(p.conversation.id, t.clone(), None, Usage::default(), 0);
-            save(&p, &m).await?;
-            added.push(MessageView::from(m));
-            history.push(t);
+            let m = keep_tool_result(&p, call, &result).await?;
+            added.push(m);
+            history.push(Turn::tool_result(&call.id, &result));
             if events
                 .send(ChatEvent::ToolResult {
                     id: call.id.clone(),
@@ -694,6 +821,23 @@ pub async fn run(p: Prepared, events: mpsc::Sender<ChatEvent>) -> Result<ChatRep
                     "the client left; the answer so far is kept".into(),
                 ));
             }
+        }
+        if !waiting.is_empty() {
+            let _ = events
+                .send(ChatEvent::Done {
+                    answer: answer.clone(),
+                    input_tokens: total.input_tokens,
+                    output_tokens: total.output_tokens,
+                })
+                .await;
+            return Ok(ChatReply {
+                conversation_id: p.conversation.id,
+                answer,
+                messages: added,
+                input_tokens: total.input_tokens,
+                output_tokens: total.output_tokens,
+                pending_approvals: waiting,
+            });
         }
         answer.clear();
     }
@@ -717,6 +861,7 @@ async fn save_call(
     usage::record(&mut tx, call).await?;
     if let Some(h) = hold {
         crate::budgets::settle(
+            &p.state,
             &mut tx,
             h,
             call.input_tokens + call.output_tokens,
@@ -748,7 +893,7 @@ async fn hold_for(
 async fn release(p: &Prepared, hold: Option<&Hold>) -> Result<(), AppError> {
     if let Some(h) = hold {
         let mut tx = p.state.store.write(&p.scope).await?;
-        crate::budgets::settle(&mut tx, h, 0, 0).await?;
+        crate::budgets::settle(&p.state, &mut tx, h, 0, 0).await?;
         tx.commit().await?;
     }
     Ok(())
@@ -761,6 +906,16 @@ async fn save(p: &Prepared, m: &ChatMessage) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Runs a prepared answer and waits for the whole of it.
+pub async fn run_whole(prepared: Prepared) -> Result<ChatReply, AppError> {
+    // Room for every event: nobody reads them until the answer is done.
+    let (tx, mut rx) = mpsc::channel(1024);
+    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let reply = run(prepared, tx).await;
+    let _ = drain.await;
+    reply
+}
+
 /// Sends a message and waits for the whole answer.
 pub async fn send(
     state: &App,
@@ -768,13 +923,7 @@ pub async fn send(
     agent_id: &str,
     input: ChatInput,
 ) -> Result<ChatReply, AppError> {
-    let prepared = prepare(state, who, agent_id, input).await?;
-    // Room for every event: nobody reads them until the answer is done.
-    let (tx, mut rx) = mpsc::channel(1024);
-    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    let reply = run(prepared, tx).await;
-    let _ = drain.await;
-    reply
+    run_whole(prepare(state, who, agent_id, input).await?).await
 }
 
 /// The caller's conversations, newest first.
@@ -803,10 +952,12 @@ pub async fn get(state: &App, who: &Principal, id: &str) -> Result<ConversationD
         .await?
         .ok_or_else(|| AppError::NotFound("no such conversation of yours".into()))?;
     let messages = repo::messages(&mut tx, id).await?;
+    let approvals = store::approvals::of_conversation(&mut tx, id).await?;
     tx.commit().await?;
     Ok(ConversationDetail {
         conversation: c.into(),
         messages: messages.into_iter().map(Into::into).collect(),
+        approvals: approvals.into_iter().map(Into::into).collect(),
     })
 }
 

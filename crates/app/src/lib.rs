@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod agents;
+pub mod approvals;
 pub mod audit;
 pub mod budgets;
 pub mod chat;

@@ -93,6 +93,8 @@ pub struct App {
     pub workflows: Arc<dyn WorkflowEngine>,
     /// The OpenAI-compatible gateway's caches and usage writer.
     pub gateway: Arc<crate::gateway::Gateway>,
+    /// Where model budget holds are kept.
+    pub ledger: crate::budgets::Ledger,
 }
 
 /// The workflow engine the app uses, and the metrics its runs report.
@@ -109,6 +111,12 @@ pub struct Workflows {
 const GATEWAY_CACHE_TTL: Duration = Duration::from_secs(60);
 
 impl App {
+    /// The same application with its budget holds kept in `ledger`.
+    pub fn with_ledger(mut self, ledger: crate::budgets::Ledger) -> Self {
+        self.ledger = ledger;
+        self
+    }
+
     /// The application around its adapters.
     pub fn new(
         store: Store,
@@ -131,6 +139,7 @@ impl App {
             workflows: workflows.engine,
             tokens: Arc::new(TokenCache::new(config.token_cache_ttl)),
             gateway: Arc::new(crate::gateway::Gateway::new(GATEWAY_CACHE_TTL)),
+            ledger: crate::budgets::Ledger::Database,
             pages: Arc::new(PageCache::new(config.page_cache_bytes)),
             login_throttle: Arc::new(crate::throttle::Throttle::new(
                 config.login_attempts_per_minute,

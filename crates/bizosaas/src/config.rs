@@ -221,6 +221,32 @@ impl Default for VaultSection {
     }
 }
 
+/// Redis (`[redis]`, `BIZOS_REDIS_*`): with a URL, model budgets are held
+/// there, so every instance shares them; without, in the database.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:port/db`.
+    pub url: Option<String>,
+    /// Prefix of every key, so instances of different deployments can share
+    /// a Redis.
+    #[serde(default = "default_redis_prefix")]
+    pub key_prefix: String,
+}
+
+fn default_redis_prefix() -> String {
+    "bizosaas:".into()
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_prefix: default_redis_prefix(),
+        }
+    }
+}
+
 /// LLM providers (`[ai]`, `BIZOS_AI_*`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -399,6 +425,9 @@ pub struct Config {
     /// LLM providers.
     #[serde(default)]
     pub ai: AiConfig,
+    /// Redis, shared by every instance (model budgets).
+    #[serde(default)]
+    pub redis: RedisConfig,
     /// Durable workflows.
     #[serde(default)]
     pub workflows: WorkflowsConfig,
@@ -437,6 +466,7 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             vault: VaultSection::default(),
             ai: AiConfig::default(),
+            redis: RedisConfig::default(),
             workflows: WorkflowsConfig::default(),
             temporal: TemporalSection::default(),
             public_url: None,
@@ -458,6 +488,7 @@ const SECTIONS: &[&str] = &[
     "vault",
     "temporal",
     "ai",
+    "redis",
 ];
 
 fn env_key(key: &str) -> String {

@@ -107,6 +107,19 @@ impl App {
             config.key_checker(),
             running.workflows.clone(),
         );
+        let state = match &config.redis.url {
+            Some(url) => {
+                let ledger = store::redis_ledger::RedisLedger::connect(
+                    url,
+                    &config.redis.key_prefix,
+                    BUDGET_HOLD_LEASE,
+                )
+                .await
+                .context("redis.url: cannot reach Redis for the model budgets")?;
+                state.with_ledger(::app::budgets::Ledger::Redis(std::sync::Arc::new(ledger)))
+            }
+            None => state,
+        };
         let router = api::router_with(state.clone(), portal::pages(state.clone(), sso));
         Ok(Self {
             listener,
@@ -200,6 +213,10 @@ impl App {
         Ok(())
     }
 }
+
+/// How long a budget hold in Redis lasts if its call never settles (its
+/// instance died): longer than any answer may take.
+const BUDGET_HOLD_LEASE: Duration = Duration::from_secs(15 * 60);
 
 /// Connects to the configured database (creating the data directory for
 /// the embedded SQLite default).

@@ -53,6 +53,10 @@ pub struct AgentConfig {
     /// The tools it may call, by name.
     #[serde(default)]
     pub tools: Vec<String>,
+    /// Run tools that change something outside the platform (sending
+    /// email, connector actions) without asking the member first.
+    #[serde(default)]
+    pub run_without_approval: bool,
     /// Who may chat with it and change it.
     #[serde(default)]
     pub permissions: AgentPermissions,
@@ -162,6 +166,7 @@ mod tests {
             provider: "openai".into(),
             model: "gpt-4o-mini".into(),
             tools: vec!["calculator".into()],
+            run_without_approval: false,
             permissions: AgentPermissions::default(),
             knowledge_bases: vec![],
         }

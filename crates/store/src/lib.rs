@@ -12,6 +12,7 @@ mod tx;
 
 pub mod agents;
 pub mod api_keys;
+pub mod approvals;
 pub mod audit;
 pub mod budgets;
 pub mod changes;
@@ -21,6 +22,7 @@ pub mod identities;
 pub mod invitations;
 pub mod login_failures;
 pub mod memberships;
+pub mod redis_ledger;
 pub mod registrations;
 pub mod sealed;
 pub mod sessions;

@@ -18,8 +18,8 @@ pub struct TestApp {
     pub base: String,
     /// The store the app uses.
     pub store: Store,
-    /// The database.
-    pub db: TestDb,
+    /// The database (shared with the instances [`TestApp::restart`] makes).
+    pub db: std::sync::Arc<TestDb>,
     /// An HTTP client.
     pub client: Client,
     state: app::App,
@@ -115,7 +115,25 @@ impl TestApp {
 
     /// Starts the app with these workflows and runner settings.
     pub async fn spawn_with_workflows(db: TestDb, setup: WorkflowSetup) -> anyhow::Result<Self> {
-        Self::launch(db, app::Settings::default(), vec![], None, setup).await
+        Self::launch(db, app::Settings::default(), vec![], None, setup, None).await
+    }
+
+    /// Starts the app with its model budgets in the test Redis
+    /// (scripts/services.sh starts it).
+    pub async fn spawn_with_redis(db: Db) -> anyhow::Result<Self> {
+        let url = std::env::var("BIZOSAAS_TEST_REDIS_URL").expect(
+            "BIZOSAAS_TEST_REDIS_URL is not set: run scripts/services.sh and source its env",
+        );
+        let db = TestDb::create(db).await?;
+        Self::launch(
+            db,
+            app::Settings::default(),
+            vec![],
+            None,
+            WorkflowSetup::default(),
+            Some(url),
+        )
+        .await
     }
 
     /// Starts the app; secrets in the local sealed store unless `secrets` says otherwise.
@@ -125,7 +143,7 @@ impl TestApp {
         sso: Vec<auth::sso::ProviderConfig>,
         secrets: Option<secrets::Backend>,
     ) -> anyhow::Result<Self> {
-        Self::launch(db, config, sso, secrets, WorkflowSetup::default()).await
+        Self::launch(db, config, sso, secrets, WorkflowSetup::default(), None).await
     }
 
     async fn launch(
@@ -134,6 +152,18 @@ impl TestApp {
         sso: Vec<auth::sso::ProviderConfig>,
         secrets: Option<secrets::Backend>,
         setup: WorkflowSetup,
+        redis: Option<String>,
+    ) -> anyhow::Result<Self> {
+        Self::launch_on(std::sync::Arc::new(db), config, sso, secrets, setup, redis).await
+    }
+
+    async fn launch_on(
+        db: std::sync::Arc<TestDb>,
+        config: app::Settings,
+        sso: Vec<auth::sso::ProviderConfig>,
+        secrets: Option<secrets::Backend>,
+        setup: WorkflowSetup,
+        redis: Option<String>,
     ) -> anyhow::Result<Self> {
         let store = db.store().await?;
         let outbox = std::sync::Arc::new(crate::MemoryOutbox::default());
@@ -161,6 +191,7 @@ impl TestApp {
         config.ai.openrouter_base_url = endpoints.openrouter;
         config.ai.allow_private_endpoints = endpoints.allow_private_endpoints;
         config.ai.local_url = std::env::var("BIZOSAAS_TEST_LLM_URL").ok();
+        config.redis.url = redis;
         let registry = std::sync::Arc::new(setup.registry);
         let temporal_worker = setup.temporal.as_ref().map(|temporal| {
             crate::temporal::WorkerThread::spawn(
@@ -211,6 +242,28 @@ impl TestApp {
             data_dir,
             stop: Some(tx),
         })
+    }
+
+    /// Stops this app's server, as a stopped process would, and starts a new
+    /// one on the same database and master key: nothing held in memory
+    /// survives (caches, the usage writer, streams). The new one has a
+    /// provider simulator of its own, which knows no keys yet.
+    pub async fn restart(&mut self) -> anyhow::Result<TestApp> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let key = self.keys_dir.path().join("master.key");
+        Self::launch_on(
+            self.db.clone(),
+            app::Settings::default(),
+            vec![],
+            Some(secrets::Backend::Local(
+                secrets::local::keyring::KeySource::File(key),
+            )),
+            WorkflowSetup::default(),
+            None,
+        )
+        .await
     }
 
     /// Ends this app's runner abruptly, as a killed process would: nothing

@@ -4,6 +4,7 @@
 use crate::auth::Auth;
 use crate::extract::{ApiJson, ApiQuery, Origin};
 use crate::problem::{ApiError, Problem};
+use app::approvals::{self, Decided};
 use app::chat::{self, ChatEvent, ChatInput, ChatReply, ConversationDetail, ConversationPage};
 use app::input::PageParams;
 use app::App;
@@ -65,6 +66,11 @@ pub async fn send(
     // Refusals (no key, no such agent, a bad message) are answered as
     // problems before the stream starts.
     let prepared = chat::prepare(&state, &who, &id, body).await?;
+    Ok(stream(prepared))
+}
+
+/// The answer as server-sent events, one [`ChatEvent`] each.
+fn stream(prepared: chat::Prepared) -> Response {
     let (tx, rx) = mpsc::channel(64);
     let last = tx.clone();
     tokio::spawn(async move {
@@ -79,6 +85,7 @@ pub async fn send(
             ChatEvent::Delta { .. } => "delta",
             ChatEvent::ToolCall { .. } => "tool_call",
             ChatEvent::ToolResult { .. } => "tool_result",
+            ChatEvent::ApprovalNeeded { .. } => "approval_needed",
             ChatEvent::Done { .. } => "done",
             ChatEvent::Failed { .. } => "failed",
         };
@@ -88,12 +95,71 @@ pub async fn send(
             .unwrap_or_else(|_| Event::default().event("failed"));
         Some((Ok::<_, Infallible>(event), rx))
     });
-    Ok((
+    (
         StatusCode::OK,
         [(header::CACHE_CONTROL, "no-cache")],
         Sse::new(events).keep_alive(KeepAlive::default()),
     )
-        .into_response())
+        .into_response()
+}
+
+async fn decided(
+    state: App,
+    who: domain::Principal,
+    headers: HeaderMap,
+    (conversation, approval): (String, String),
+    approve: bool,
+) -> Result<Response, ApiError> {
+    match approvals::decide(&state, &who, &conversation, &approval, approve).await? {
+        Decided::Waiting(reply) => Ok(Json(reply).into_response()),
+        Decided::Resume(p) if wants_events(&headers) => Ok(stream(*p)),
+        Decided::Resume(p) => Ok(Json(chat::run_whole(*p).await?).into_response()),
+    }
+}
+
+/// Approves a tool call that waits in the caller's conversation: the tool
+/// runs, and once no call waits any more the agent carries on, answering
+/// as `…/chat` does (JSON, or events with `Accept: text/event-stream`).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/approvals/{approval_id}/approve", tag = "agents", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Conversation id"), ("approval_id" = String, Path, description = "Approval id")),
+    responses(
+        (status = 200, description = "The agent's answer from there, whole or streamed", content(
+            (ChatReply = "application/json"),
+            (ChatEvent = "text/event-stream"),
+        )),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn approve(
+    State(state): State<App>,
+    Auth(who): Auth,
+    headers: HeaderMap,
+    Path(ids): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    decided(state, who, headers, ids, true).await
+}
+
+/// Rejects a tool call that waits in the caller's conversation: it never
+/// runs, the model is told so, and the agent carries on.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/approvals/{approval_id}/reject", tag = "agents", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Conversation id"), ("approval_id" = String, Path, description = "Approval id")),
+    responses(
+        (status = 200, description = "The agent's answer from there, whole or streamed", content(
+            (ChatReply = "application/json"),
+            (ChatEvent = "text/event-stream"),
+        )),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reject(
+    State(state): State<App>,
+    Auth(who): Auth,
+    headers: HeaderMap,
+    Path(ids): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    decided(state, who, headers, ids, false).await
 }
 
 /// The caller's conversations, newest first.

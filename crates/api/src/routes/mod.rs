@@ -65,6 +65,8 @@ pub fn api_v1() -> OpenApiRouter<App> {
         .routes(routes!(chat::send))
         .routes(routes!(chat::list))
         .routes(routes!(chat::get, chat::delete))
+        .routes(routes!(chat::approve))
+        .routes(routes!(chat::reject))
         .routes(routes!(usage::report))
         .routes(routes!(usage::budget, usage::set_budget))
         .routes(routes!(gateway::chat_completions))

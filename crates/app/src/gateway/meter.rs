@@ -5,12 +5,12 @@
 //! stops, so a graceful stop loses nothing.
 
 use crate::budgets::Hold;
+use crate::App;
 use chrono::Utc;
 use domain::TenantScope;
 use std::sync::OnceLock;
 use std::time::Duration;
 use store::usage::{self, UsageRecord};
-use store::Store;
 use tokio::sync::{mpsc, oneshot};
 
 /// Calls waiting to be written before a request has to wait for room.
@@ -40,17 +40,17 @@ pub struct Meter {
 }
 
 impl Meter {
-    fn queue(&self, store: &Store) -> &mpsc::Sender<Job> {
+    fn queue(&self, state: &App) -> &mpsc::Sender<Job> {
         self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(write_all(store.clone(), rx));
+            tokio::spawn(write_all(state.clone(), rx));
             tx
         })
     }
 
     /// Hands a call to the writer; waits only when the queue is full.
-    pub fn record(&self, store: &Store, m: Metered) {
-        let queue = self.queue(store);
+    pub fn record(&self, state: &App, m: Metered) {
+        let queue = self.queue(state);
         if let Err(mpsc::error::TrySendError::Full(job)) = queue.try_send(Job::Call(Box::new(m))) {
             let queue = queue.clone();
             tokio::spawn(async move {
@@ -71,21 +71,21 @@ impl Meter {
     }
 }
 
-async fn write_all(store: Store, mut rx: mpsc::Receiver<Job>) {
+async fn write_all(state: App, mut rx: mpsc::Receiver<Job>) {
     while let Some(job) = rx.recv().await {
         match job {
             Job::Flush(done) => {
                 let _ = done.send(());
             }
-            Job::Call(m) => write_one(&store, &m).await,
+            Job::Call(m) => write_one(&state, &m).await,
         }
     }
 }
 
-async fn write_one(store: &Store, m: &Metered) {
+async fn write_one(state: &App, m: &Metered) {
     let mut wait = Duration::from_millis(100);
     for attempt in 1..=ATTEMPTS {
-        match try_write(store, m).await {
+        match try_write(state, m).await {
             Ok(()) => return,
             Err(e) if attempt < ATTEMPTS => {
                 tracing::warn!(error = %e, attempt, "recording a gateway call failed; retrying");
@@ -105,11 +105,12 @@ async fn write_one(store: &Store, m: &Metered) {
     }
 }
 
-async fn try_write(store: &Store, m: &Metered) -> Result<(), crate::AppError> {
-    let mut tx = store.write(&m.scope).await?;
+async fn try_write(state: &App, m: &Metered) -> Result<(), crate::AppError> {
+    let mut tx = state.store.write(&m.scope).await?;
     usage::record(&mut tx, &m.record).await?;
     if let Some(h) = &m.hold {
         crate::budgets::settle(
+            state,
             &mut tx,
             h,
             m.record.input_tokens + m.record.output_tokens,

@@ -236,7 +236,7 @@ async fn release(state: &App, scope: &TenantScope, hold: Option<Hold>) {
     let Some(h) = hold else { return };
     let released = async {
         let mut tx = state.store.write(scope).await?;
-        crate::budgets::settle(&mut tx, &h, 0, 0).await?;
+        crate::budgets::settle(state, &mut tx, &h, 0, 0).await?;
         tx.commit().await?;
         Ok::<_, AppError>(())
     };
@@ -290,7 +290,7 @@ fn on_end(
             started.elapsed(),
         );
         state.gateway.meter.record(
-            &state.store,
+            &state,
             Metered {
                 scope,
                 record,
