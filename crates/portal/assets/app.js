@@ -90,65 +90,96 @@
 
   // Chat with an agent: the answer streams in as it is written (server-sent
   // events read from the response), tool calls and results show as they
-  // happen, and Stop ends the request, which stops the model upstream.
-  document.addEventListener("submit", function (e) {
-    var form = e.target;
-    if (!form.matches || !form.matches("form[data-chat]") || !window.fetch || !window.TextDecoder) return;
-    e.preventDefault();
-    var box = document.getElementById("messages");
-    var input = form.querySelector("textarea[name=message]");
-    var send = form.querySelector("[data-send]");
-    var stop = form.querySelector("[data-stop]");
-    var status = form.querySelector("[data-status]");
-    var text = input.value.trim();
-    if (!text) { status.textContent = "Write a message first."; return; }
-    var placeholder = box.querySelector(".msg.muted");
-    if (placeholder) placeholder.remove();
-    function add(cls, content) {
-      var li = document.createElement("li");
-      li.className = "msg " + cls;
-      var p = document.createElement("p");
-      p.textContent = content;
-      li.appendChild(p);
-      box.appendChild(li);
-      box.scrollTop = box.scrollHeight;
-      return p;
-    }
-    add("msg-user", text);
-    var answer = add("msg-assistant", "");
-    var body = new URLSearchParams(new FormData(form));
-    input.value = "";
+  // happen, a call that waits for approval shows Approve and Reject (which
+  // stream the rest of the answer the same way), and Stop ends the request,
+  // which stops the model upstream.
+  function chatParts() {
+    var form = document.querySelector("form[data-chat]");
+    return {
+      form: form,
+      box: document.getElementById("messages"),
+      input: form.querySelector("textarea[name=message]"),
+      send: form.querySelector("[data-send]"),
+      stop: form.querySelector("[data-stop]"),
+      status: form.querySelector("[data-status]")
+    };
+  }
+  function addMessage(box, cls, content) {
+    var li = document.createElement("li");
+    li.className = "msg " + cls;
+    var p = document.createElement("p");
+    p.textContent = content;
+    li.appendChild(p);
+    box.appendChild(li);
+    box.scrollTop = box.scrollHeight;
+    return p;
+  }
+  function approvalForm(c, a) {
+    var li = document.createElement("li");
+    li.className = "msg msg-approval";
+    var p = document.createElement("p");
+    p.textContent = a.tool + " wants to run with " + JSON.stringify(a.arguments) + ". It changes something outside BizOSaaS.";
+    li.appendChild(p);
+    var form = document.createElement("form");
+    form.method = "post";
+    form.action = c.form.getAttribute("action").replace(/\/chat$/, "/approvals/" + a.id);
+    form.setAttribute("data-approval", "");
+    [["csrf", c.form.querySelector("input[name=csrf]").value],
+     ["conversation_id", c.form.querySelector("input[name=conversation_id]").value]].forEach(function (f) {
+      var i = document.createElement("input");
+      i.type = "hidden"; i.name = f[0]; i.value = f[1];
+      form.appendChild(i);
+    });
+    [["approve", "Approve", "btn btn-primary btn-small"], ["reject", "Reject", "btn btn-small"]].forEach(function (b) {
+      var button = document.createElement("button");
+      button.name = "decision"; button.value = b[0]; button.textContent = b[1]; button.className = b[2];
+      form.appendChild(button);
+      form.appendChild(document.createTextNode(" "));
+    });
+    li.appendChild(form);
+    c.box.appendChild(li);
+    c.box.scrollTop = c.box.scrollHeight;
+  }
+  function streamAnswer(c, url, body) {
+    var answer = addMessage(c.box, "msg-assistant", "");
     var controller = new AbortController();
-    send.disabled = true;
-    stop.hidden = false;
-    status.textContent = "Answering…";
-    stop.onclick = function () { controller.abort(); };
+    c.send.disabled = true;
+    c.stop.hidden = false;
+    c.status.textContent = "Answering…";
+    c.stop.onclick = function () { controller.abort(); };
     function finish(message) {
-      send.disabled = false;
-      stop.hidden = true;
-      status.textContent = message;
-      input.focus();
+      if (answer && !answer.textContent) answer.parentNode.remove();
+      c.send.disabled = false;
+      c.stop.hidden = true;
+      c.status.textContent = message;
+      c.input.focus();
     }
+    var waiting = false;
     function handle(ev) {
       if (ev.type === "conversation") {
-        form.querySelector("input[name=conversation_id]").value = ev.id;
+        c.form.querySelector("input[name=conversation_id]").value = ev.id;
       } else if (ev.type === "delta") {
+        if (!answer) answer = addMessage(c.box, "msg-assistant", "");
         answer.textContent += ev.text;
-        box.scrollTop = box.scrollHeight;
+        c.box.scrollTop = c.box.scrollHeight;
       } else if (ev.type === "tool_call") {
-        if (!answer.textContent) answer.parentNode.remove();
-        add("msg-tool", "calls " + ev.name + " " + JSON.stringify(ev.arguments));
+        if (answer && !answer.textContent) answer.parentNode.remove();
+        addMessage(c.box, "msg-tool", "calls " + ev.name + " " + JSON.stringify(ev.arguments));
+        answer = null;
+      } else if (ev.type === "approval_needed") {
+        approvalForm(c, ev.approval);
+        waiting = true;
       } else if (ev.type === "tool_result") {
-        add("msg-tool", ev.name + " → " + ev.result);
-        answer = add("msg-assistant", "");
+        addMessage(c.box, "msg-tool", ev.name + " → " + ev.result);
+        answer = null;
       } else if (ev.type === "done") {
-        finish("Done: " + ev.input_tokens + " tokens in, " + ev.output_tokens + " out.");
+        finish(waiting ? "Waiting for your decision." : "Done: " + ev.input_tokens + " tokens in, " + ev.output_tokens + " out.");
       } else if (ev.type === "failed") {
-        add("msg-error", ev.detail).parentNode.setAttribute("role", "alert");
+        addMessage(c.box, "msg-error", ev.detail).parentNode.setAttribute("role", "alert");
         finish("Stopped.");
       }
     }
-    fetch(form.action, {
+    fetch(url, {
       method: "POST",
       body: body,
       headers: { "Accept": "text/event-stream" },
@@ -157,7 +188,7 @@
     }).then(function (res) {
       if (!res.ok) {
         return res.text().then(function (t) {
-          add("msg-error", t || ("The message was not sent (" + res.status + ")."));
+          addMessage(c.box, "msg-error", t || ("The message was not sent (" + res.status + ")."));
           finish("Not sent.");
         });
       }
@@ -166,7 +197,7 @@
       var buffer = "";
       function pump() {
         return reader.read().then(function (r) {
-          if (r.done) { if (!send.disabled) return; finish(""); return; }
+          if (r.done) { if (!c.send.disabled) return; finish(""); return; }
           buffer += decoder.decode(r.value, { stream: true });
           var blocks = buffer.split("\n\n");
           buffer = blocks.pop();
@@ -182,5 +213,28 @@
     }).catch(function () {
       finish(controller.signal.aborted ? "Stopped. The answer so far is kept." : "The connection broke; send the message again.");
     });
+  }
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.matches || !window.fetch || !window.TextDecoder) return;
+    if (form.matches("form[data-approval]")) {
+      e.preventDefault();
+      var body = new URLSearchParams(new FormData(form));
+      body.set("decision", e.submitter && e.submitter.value ? e.submitter.value : "approve");
+      form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+      streamAnswer(chatParts(), form.action, body);
+      return;
+    }
+    if (!form.matches("form[data-chat]")) return;
+    e.preventDefault();
+    var c = chatParts();
+    var text = c.input.value.trim();
+    if (!text) { c.status.textContent = "Write a message first."; return; }
+    var placeholder = c.box.querySelector(".msg.muted");
+    if (placeholder) placeholder.remove();
+    addMessage(c.box, "msg-user", text);
+    var message = new URLSearchParams(new FormData(form));
+    c.input.value = "";
+    streamAnswer(c, form.action, message);
   });
 })();

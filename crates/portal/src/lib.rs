@@ -79,6 +79,10 @@ pub fn pages(state: App, sso: ::auth::sso::Sso) -> Router<App> {
         .route("/ai-agents/{id}", get(agents::show).post(agents::save))
         .route("/ai-agents/{id}/delete", post(agents::delete))
         .route("/ai-agents/{id}/chat", post(agents::send))
+        .route(
+            "/ai-agents/{id}/approvals/{approval_id}",
+            post(agents::decide),
+        )
         .route("/ai-agents/usage", get(usage::show))
         .route("/ai-agents/usage/budget", post(usage::set_budget))
         .route("/dashboard/connectors", get(sections::connectors))

@@ -524,6 +524,67 @@ async fn a_refresh_that_takes_too_long_shows_a_timeout_toast_whose_retry_works()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_call_waits_for_approve_in_the_chat_and_then_runs() -> Result<()> {
+    let (app, acme) = app_with_member(Role::Admin).await?;
+    app.add_llm_key(&acme.token, "openai", "sk-proj-browser-approve-00001")
+        .await?;
+    let agents = app.get_json("/api/v1/agents", &acme.token).await?;
+    let id = agents["items"].as_array().unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut config = app
+        .get_json(&format!("/api/v1/agents/{id}/config"), &acme.token)
+        .await?;
+    config["provider"] = serde_json::json!("openai");
+    config["model"] = serde_json::json!("gpt-4o-mini");
+    config["tools"] = serde_json::json!(["send_email"]);
+    let res = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/agents/{id}/config"),
+            &acme.token,
+        )
+        .json(&config)
+        .send()
+        .await?;
+    assert!(res.status().is_success(), "{}", res.text().await?);
+    let chrome = app.chrome().await?;
+    chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
+    chrome.goto(&format!("/ai-agents/{id}?tab=chat")).await?;
+    chrome
+        .fill(
+            "message",
+            r#"call send_email {"to":"buyer@example.com","subject":"Quote","body":"It is 42."}"#,
+        )
+        .await?;
+    chrome.click("[data-send]").await?;
+    let shows = |text: &'static str| {
+        let chrome = &chrome;
+        async move {
+            for _ in 0..100 {
+                if chrome.text("#messages").await?.contains(text) {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            anyhow::bail!("`{text}` never showed: {}", chrome.text("#messages").await?)
+        }
+    };
+    shows("wants to run").await?;
+    assert!(app.outbox.sent().is_empty(), "nothing sent before Approve");
+    chrome.screenshot("agent-chat-approval").await?;
+    chrome
+        .click("form[data-approval] button[value=approve]")
+        .await?;
+    shows("The tool said: sent to buyer@example.com").await?;
+    assert_eq!(app.outbox.sent().len(), 1);
+    let errors = chrome.console_errors().await?;
+    assert!(errors.is_empty(), "{errors:?}");
+    chrome.close().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_on_the_real_local_model_answers_in_the_chat_tab() -> Result<()> {
     let (app, acme) = app_with_member(Role::Admin).await?;
     let agents = app.get_json("/api/v1/agents", &acme.token).await?;

@@ -12,6 +12,7 @@ use crate::render::{inline_problem, page, Chrome, PageError};
 use crate::session::{CheckedForm, Csrf, NoFields, SignedIn};
 use ai::catalog::Template as AgentTemplate;
 use app::agents::{self, AgentView, CreateAgent, UpdateAgent};
+use app::approvals::{self, Decided};
 use app::chat::{self, ChatEvent, ChatInput, ConversationView, MessageView};
 use app::input::PageParams;
 use app::App;
@@ -131,6 +132,7 @@ struct AgentPage {
     conversations: Vec<ConversationView>,
     conversation: Option<String>,
     messages: Vec<MessageView>,
+    approvals: Vec<app::approvals::ApprovalView>,
 }
 
 impl AgentPage {
@@ -181,6 +183,7 @@ fn agent_page(user: &SignedIn, csrf: &Csrf, agent: AgentView, tab: &'static str)
         conversations: Vec::new(),
         conversation: None,
         messages: Vec::new(),
+        approvals: Vec::new(),
     }
 }
 
@@ -250,7 +253,8 @@ fn apply(tab: &str, f: &HashMap<String, String>, c: &mut AgentConfig) -> Vec<Fie
                 .iter()
                 .filter(|t| f.contains_key(&format!("tool_{}", t.spec.name)))
                 .map(|t| t.spec.name.clone())
-                .collect()
+                .collect();
+            c.run_without_approval = f.contains_key("run_without_approval");
         }
         "permissions" => {
             for (field, slot) in [
@@ -348,6 +352,11 @@ async fn fill_chat(
             .map_err(not_found_for_bad_ids)?;
         p.conversation = Some(id.to_string());
         p.messages = detail.messages;
+        p.approvals = detail
+            .approvals
+            .into_iter()
+            .filter(|a| a.status == "pending")
+            .collect();
     }
     Ok(())
 }
@@ -415,6 +424,11 @@ pub async fn send(
             }
         };
     }
+    Ok(stream(prepared))
+}
+
+/// The answer as the page's script reads it: one event per [`ChatEvent`].
+fn stream(prepared: chat::Prepared) -> Response {
     let (tx, rx) = mpsc::channel(64);
     let last = tx.clone();
     tokio::spawn(async move {
@@ -433,7 +447,68 @@ pub async fn send(
             .unwrap_or_else(|_| Event::default().data("{}"));
         Some((Ok::<_, Infallible>(event), rx))
     });
-    Ok(Sse::new(events)
+    Sse::new(events)
         .keep_alive(KeepAlive::default())
-        .into_response())
+        .into_response()
+}
+
+/// A decision on a tool call that waits.
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    conversation_id: String,
+    decision: String,
+}
+
+/// `POST /ai-agents/{id}/approvals/{approval_id}`: approves or rejects a
+/// waiting tool call; the agent carries on, streamed to the page's script
+/// (or, without it, the page comes back with the conversation).
+pub async fn decide(
+    State(state): State<App>,
+    user: SignedIn,
+    headers: HeaderMap,
+    Path((id, approval)): Path<(String, String)>,
+    CheckedForm(f): CheckedForm<DecisionForm>,
+) -> Result<Response, PageError> {
+    let approve = match f.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => {
+            return Err(PageError::Refused(
+                StatusCode::BAD_REQUEST,
+                "the decision is approve or reject".into(),
+            ))
+        }
+    };
+    let streaming = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    let decided = approvals::decide(
+        &state,
+        &user.principal,
+        &f.conversation_id,
+        &approval,
+        approve,
+    )
+    .await;
+    let to = format!(
+        "/ai-agents/{id}?tab=chat&conversation={}",
+        f.conversation_id
+    );
+    match decided {
+        Ok(Decided::Resume(p)) if streaming => Ok(stream(*p)),
+        Ok(Decided::Resume(p)) => {
+            // Whatever the agent says next is kept in the conversation.
+            let _ = chat::run_whole(*p).await;
+            Ok(Redirect::to(&to).into_response())
+        }
+        Ok(Decided::Waiting(_)) if streaming => {
+            Ok((StatusCode::OK, "other calls still wait for a decision").into_response())
+        }
+        Ok(Decided::Waiting(_)) => Ok(Redirect::to(&to).into_response()),
+        Err(e) => {
+            let problem = inline_problem(e)?;
+            Ok((crate::render::status_of(problem.status), problem.detail).into_response())
+        }
+    }
 }
