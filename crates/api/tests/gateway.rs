@@ -373,6 +373,56 @@ async fn a_call_past_the_budget_is_refused_naming_it(db: Db) -> Result<()> {
     Ok(())
 }
 
+/// Three requests a minute per token: the fourth of 8 concurrent requests
+/// on one token is refused, naming the rate; another token is not.
+async fn the_request_rate_holds_per_token(app: &TestApp) -> Result<()> {
+    let (acme, gateway) = ready(app).await?;
+    let res = app
+        .request(Method::PUT, "/api/v1/usage/budget", &acme.token)
+        .json(&json!({ "requests_per_minute": 3 }))
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::OK);
+    let sends = (0..8).map(|_| complete(app, &gateway, hello("openai/gpt-4o-mini")));
+    let mut ok = 0;
+    for res in futures::future::join_all(sends).await {
+        let res = res?;
+        match res.status() {
+            StatusCode::OK => ok += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert!(res.headers().contains_key("retry-after"));
+                let p: Value = res.json().await?;
+                assert!(
+                    p["detail"]
+                        .as_str()
+                        .unwrap()
+                        .contains("3 model requests a minute"),
+                    "{p}"
+                );
+            }
+            other => panic!("{other}: {}", res.text().await?),
+        }
+    }
+    // Unless the minute turned during the burst, exactly three got through.
+    assert!((3..=6).contains(&ok), "{ok} answered");
+    let other = app.token_for(acme.id, &[Scope::Gateway]).await?;
+    assert_eq!(
+        complete(app, &other, hello("openai/gpt-4o-mini"))
+            .await?
+            .status(),
+        StatusCode::OK
+    );
+    Ok(())
+}
+
+async fn a_tokens_request_rate_is_enforced_under_concurrency(db: Db) -> Result<()> {
+    the_request_rate_holds_per_token(&TestApp::spawn(db).await?).await
+}
+
+async fn a_tokens_request_rate_is_enforced_in_redis_too(db: Db) -> Result<()> {
+    the_request_rate_holds_per_token(&TestApp::spawn_with_redis(db).await?).await
+}
+
 async fn one_tenants_gateway_token_never_uses_anothers_key(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let (_, _) = ready(&app).await?;
@@ -415,4 +465,6 @@ testkit::on_both_backends!(
     every_call_is_counted_by_token_and_model,
     a_call_past_the_budget_is_refused_naming_it,
     one_tenants_gateway_token_never_uses_anothers_key,
+    a_tokens_request_rate_is_enforced_under_concurrency,
+    a_tokens_request_rate_is_enforced_in_redis_too,
 );

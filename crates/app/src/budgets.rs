@@ -5,7 +5,7 @@
 //! `redis.url` is set, so that every instance shares them.
 
 use crate::{access, App, AppError};
-use chrono::{Datelike, TimeZone, Utc};
+use chrono::{Datelike, TimeZone, Timelike, Utc};
 use domain::audit::{NewAuditEntry, RequestOrigin};
 use domain::tokens::Scope;
 use domain::{Principal, TenantScope};
@@ -30,6 +30,8 @@ pub struct BudgetView {
     pub used_cost_usd: f64,
     /// Tokens held by answers still being written.
     pub reserved_tokens: i64,
+    /// Model requests a minute each API token may make; absent: no limit.
+    pub requests_per_minute: Option<i64>,
 }
 
 /// New limits; absent fields mean no limit of that kind.
@@ -40,6 +42,10 @@ pub struct SetBudget {
     pub monthly_tokens: Option<i64>,
     /// US dollars a month, more than 0.
     pub monthly_cost_usd: Option<f64>,
+    /// Model requests a minute per API token (agents and the gateway), at
+    /// least 1.
+    #[serde(default)]
+    pub requests_per_minute: Option<i64>,
 }
 
 /// A call's hold on the budget, released when it settles.
@@ -109,6 +115,7 @@ async fn view(state: &App, tx: &mut TenantTx, scope: &TenantScope) -> Result<Bud
         used_tokens: used.tokens,
         used_cost_usd: used.cost_micros as f64 / 1e6,
         reserved_tokens: used.reserved_tokens,
+        requests_per_minute: budget.requests_per_minute,
     })
 }
 
@@ -142,10 +149,17 @@ pub async fn set(
             "must be more than 0 (and under a billion)",
         ));
     }
+    if body.requests_per_minute.is_some_and(|r| r < 1) {
+        errors.push(domain::validation::FieldError::new(
+            "requests_per_minute",
+            "must be at least 1",
+        ));
+    }
     AppError::collect(errors)?;
     let budget = Budget {
         monthly_tokens: body.monthly_tokens,
         monthly_cost_micros: body.monthly_cost_usd.map(micros),
+        requests_per_minute: body.requests_per_minute,
     };
     let mut tx = state.store.write(&scope).await?;
     budgets::set(&mut tx, budget, Utc::now()).await?;
@@ -159,6 +173,7 @@ pub async fn set(
         .with_metadata(serde_json::json!({
             "monthly_tokens": body.monthly_tokens,
             "monthly_cost_usd": body.monthly_cost_usd,
+            "requests_per_minute": body.requests_per_minute,
         }))
         .from_origin(origin),
     )
@@ -174,6 +189,44 @@ pub async fn of(state: &App, scope: &TenantScope) -> Result<Option<Budget>, AppE
     let b = budgets::get(&mut tx).await?;
     tx.commit().await?;
     Ok(b)
+}
+
+/// Counts a model request of the calling API token against its rate, or
+/// refuses it with a 429 that names the rate. Members signed in are not
+/// rate limited here (their sign-in is, and the monthly budget holds).
+pub async fn admit(
+    state: &App,
+    scope: &TenantScope,
+    budget: Option<Budget>,
+) -> Result<(), AppError> {
+    let (Some(limit), domain::Actor::Token(token)) =
+        (budget.and_then(|b| b.requests_per_minute), scope.actor())
+    else {
+        return Ok(());
+    };
+    let now = Utc::now();
+    let minute = now.format("%Y-%m-%dT%H:%M").to_string();
+    let admitted = match &state.ledger {
+        Ledger::Database => {
+            let mut tx = state.store.write(scope).await?;
+            let ok = budgets::admit_request(&mut tx, token, &minute, limit).await?;
+            tx.commit().await?;
+            ok
+        }
+        Ledger::Redis(r) => {
+            r.admit_request(scope.tenant(), token, &minute, limit)
+                .await?
+        }
+    };
+    if admitted {
+        return Ok(());
+    }
+    Err(AppError::TooManyRequests {
+        detail: format!(
+            "this API token may make {limit} model requests a minute (the workspace's rate, PUT /api/v1/usage/budget) and has made them this minute"
+        ),
+        retry_after: (60 - u64::from(now.second())).max(1),
+    })
 }
 
 /// Holds `tokens` and `cost_micros` for a call, or refuses it with a 429

@@ -432,6 +432,7 @@ pub async fn prepare(
         .transpose()?;
     let model = model_for(state, &scope, &agent).await?;
     let budget = crate::budgets::of(state, &scope).await?;
+    crate::budgets::admit(state, &scope, budget).await?;
     let now = Utc::now();
     let mut tx = state.store.write(&scope).await?;
     let (conversation, history) = match conversation_id {

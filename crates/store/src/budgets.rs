@@ -13,6 +13,17 @@ pub struct Budget {
     pub monthly_tokens: Option<i64>,
     /// Cost a month, in millionths of a US dollar.
     pub monthly_cost_micros: Option<i64>,
+    /// Model requests a minute, per API token.
+    pub requests_per_minute: Option<i64>,
+}
+
+impl Budget {
+    /// Whether no limit of any kind is set.
+    pub fn is_empty(&self) -> bool {
+        self.monthly_tokens.is_none()
+            && self.monthly_cost_micros.is_none()
+            && self.requests_per_minute.is_none()
+    }
 }
 
 /// What a month has used, and holds for calls still running.
@@ -31,15 +42,18 @@ pub struct MonthUse {
 /// The tenant's budget, if it set one.
 pub async fn get(tx: &mut TenantTx) -> Result<Option<Budget>> {
     let tenant = tx.tenant().as_uuid();
-    let row: Option<(Option<i64>, Option<i64>)> = with_conn!(tx, |c| sqlx::query_as(
-        "SELECT monthly_tokens, monthly_cost_micros FROM llm_budgets WHERE tenant_id = $1"
+    let row: Option<(Option<i64>, Option<i64>, Option<i64>)> = with_conn!(tx, |c| {
+        sqlx::query_as(
+        "SELECT monthly_tokens, monthly_cost_micros, requests_per_minute FROM llm_budgets WHERE tenant_id = $1"
     )
     .bind(tenant)
     .fetch_optional(c)
-    .await)?;
-    Ok(row.map(|(t, c)| Budget {
+    .await
+    })?;
+    Ok(row.map(|(t, c, r)| Budget {
         monthly_tokens: t,
         monthly_cost_micros: c,
+        requests_per_minute: r,
     }))
 }
 
@@ -47,7 +61,7 @@ pub async fn get(tx: &mut TenantTx) -> Result<Option<Budget>> {
 pub async fn set(tx: &mut TenantTx, b: Budget, now: DateTime<Utc>) -> Result<()> {
     tx.touch(Topic::Budgets);
     let tenant = tx.tenant().as_uuid();
-    if b.monthly_tokens.is_none() && b.monthly_cost_micros.is_none() {
+    if b.is_empty() {
         with_conn!(tx, |c| sqlx::query(
             "DELETE FROM llm_budgets WHERE tenant_id = $1"
         )
@@ -59,12 +73,14 @@ pub async fn set(tx: &mut TenantTx, b: Budget, now: DateTime<Utc>) -> Result<()>
     }
     with_conn!(tx, |c| {
         sqlx::query(
-        "INSERT INTO llm_budgets (tenant_id, monthly_tokens, monthly_cost_micros, updated_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (tenant_id) DO UPDATE SET monthly_tokens = $2, monthly_cost_micros = $3, updated_at = $4"
+        "INSERT INTO llm_budgets (tenant_id, monthly_tokens, monthly_cost_micros, requests_per_minute, updated_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id) DO UPDATE SET monthly_tokens = $2, \
+         monthly_cost_micros = $3, requests_per_minute = $4, updated_at = $5"
     )
     .bind(tenant)
     .bind(b.monthly_tokens)
     .bind(b.monthly_cost_micros)
+    .bind(b.requests_per_minute)
     .bind(now)
     .execute(c)
     .await
@@ -171,4 +187,30 @@ pub async fn month_use(tx: &mut TenantTx, month: &str) -> Result<MonthUse> {
             },
         )
         .unwrap_or_default())
+}
+
+/// Counts one request of the acting API token in `minute` if it stays
+/// within `limit`, in one conditional upsert; `false` when the token has
+/// used its rate.
+pub async fn admit_request(
+    tx: &mut TenantTx,
+    token: domain::TokenId,
+    minute: &str,
+    limit: i64,
+) -> Result<bool> {
+    let tenant = tx.tenant().as_uuid();
+    let counted: Option<(i64,)> = with_conn!(tx, |c| {
+        sqlx::query_as(
+        "INSERT INTO llm_token_minutes (tenant_id, token_id, minute, requests) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (tenant_id, token_id, minute) DO UPDATE SET requests = llm_token_minutes.requests + 1 \
+         WHERE llm_token_minutes.requests < $4 RETURNING requests"
+    )
+    .bind(tenant)
+    .bind(token.as_uuid())
+    .bind(minute)
+    .bind(limit)
+    .fetch_optional(c)
+    .await
+    })?;
+    Ok(counted.is_some_and(|(n,)| n <= limit))
 }

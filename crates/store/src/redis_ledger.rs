@@ -39,6 +39,7 @@ pub struct RedisLedger {
     hold: std::sync::Arc<Script>,
     settle: std::sync::Arc<Script>,
     read: std::sync::Arc<Script>,
+    admit: std::sync::Arc<Script>,
 }
 
 // Gives back the reservations of holds whose lease ended. (`0 - x`, not
@@ -84,6 +85,17 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 "#;
 
+// KEYS: the token's counter for the minute. ARGV: the limit.
+const ADMIT: &str = r#"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], 120) end
+if n > tonumber(ARGV[1]) then
+  redis.call('DECR', KEYS[1])
+  return 0
+end
+return 1
+"#;
+
 // KEYS: the month's hash, its holds. ARGV: now (ms).
 const READ: &str = r#"
 return {use[1], use[2], use[3], use[4]}
@@ -120,6 +132,7 @@ impl RedisLedger {
             hold: std::sync::Arc::new(Script::new(&format!("{LAPSE}{HOLD}"))),
             settle: std::sync::Arc::new(Script::new(SETTLE)),
             read: std::sync::Arc::new(Script::new(&format!("{LAPSE}{READ}"))),
+            admit: std::sync::Arc::new(Script::new(ADMIT)),
         })
     }
 
@@ -198,5 +211,25 @@ impl RedisLedger {
             .await
             .map_err(unavailable)?;
         Ok(month_use(&v))
+    }
+
+    /// Counts one request of `token` in `minute` if it stays within
+    /// `limit`; `false` when the token has used its rate.
+    pub async fn admit_request(
+        &self,
+        tenant: TenantId,
+        token: domain::TokenId,
+        minute: &str,
+        limit: i64,
+    ) -> Result<bool> {
+        let key = format!("{}rate:{{{tenant}}}:{token}:{minute}", self.prefix);
+        let ok: i64 = self
+            .admit
+            .key(&key)
+            .arg(limit)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(ok == 1)
     }
 }

@@ -20,6 +20,7 @@ fn tokens(n: i64) -> Budget {
     Budget {
         monthly_tokens: Some(n),
         monthly_cost_micros: None,
+        requests_per_minute: None,
     }
 }
 

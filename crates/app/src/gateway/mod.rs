@@ -211,8 +211,9 @@ async fn budget(state: &App, scope: &TenantScope) -> Result<Option<Budget>, AppE
     Ok(b)
 }
 
-/// Holds the most a call may use: its prompt (about four bytes a token)
-/// and all it may write; nothing when the tenant has no budget.
+/// Counts the request against the token's rate, then holds the most a
+/// call may use: its prompt (about four bytes a token) and all it may
+/// write; nothing when the tenant has no budget.
 async fn hold(
     state: &App,
     scope: &TenantScope,
@@ -221,7 +222,9 @@ async fn hold(
     prompt_bytes: usize,
     max_tokens: Option<u64>,
 ) -> Result<Option<Hold>, AppError> {
-    let Some(b) = budget(state, scope).await? else {
+    let budget = budget(state, scope).await?;
+    crate::budgets::admit(state, scope, budget).await?;
+    let Some(b) = budget else {
         return Ok(None);
     };
     let prompt = (prompt_bytes / 4 + 1) as u64;

@@ -37,6 +37,7 @@ struct UsagePage {
     budget: BudgetView,
     budget_tokens: String,
     budget_dollars: String,
+    budget_rate: String,
     notice: Option<String>,
     message: Option<String>,
     errors: Vec<FieldError>,
@@ -131,6 +132,10 @@ async fn usage_page(state: &App, user: &SignedIn, csrf: &Csrf) -> Result<UsagePa
             .monthly_cost_usd
             .map(|c| c.to_string())
             .unwrap_or_default(),
+        budget_rate: budget
+            .requests_per_minute
+            .map(|r| r.to_string())
+            .unwrap_or_default(),
         budget,
         notice: None,
         message: None,
@@ -145,6 +150,8 @@ pub struct BudgetForm {
     monthly_tokens: String,
     #[serde(default)]
     monthly_cost_usd: String,
+    #[serde(default)]
+    requests_per_minute: String,
 }
 
 /// `POST /ai-agents/usage/budget` (admins).
@@ -173,6 +180,16 @@ pub async fn set_budget(
             None
         }),
     };
+    let rate = match f.requests_per_minute.trim() {
+        "" => None,
+        r => r.parse().map(Some).unwrap_or_else(|_| {
+            errors.push(FieldError::new(
+                "requests_per_minute",
+                "must be a whole number",
+            ));
+            None
+        }),
+    };
     let saved = match app::AppError::collect(errors) {
         Ok(()) => budgets::set(
             &state,
@@ -181,6 +198,7 @@ pub async fn set_budget(
             SetBudget {
                 monthly_tokens: tokens,
                 monthly_cost_usd: cost,
+                requests_per_minute: rate,
             },
         )
         .await
