@@ -472,3 +472,67 @@ pub async fn set_config(
     tx.commit().await?;
     Ok(agent.config)
 }
+
+/// Something an agent needs from outside it to work, and whether the
+/// workspace has it.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Need {
+    /// What kind: `model` or `tool`.
+    pub kind: String,
+    /// What it is (a provider service, a tool).
+    pub name: String,
+    /// Whether it is there.
+    pub present: bool,
+    /// What it is used for, or where to add it.
+    pub detail: String,
+}
+
+/// The keys (and, as connector actions arrive, the connectors) the
+/// agent's configuration needs, each with whether the workspace has it.
+/// Anyone who may read the agent may see this; no secret is shown.
+pub async fn needs(state: &App, who: &Principal, id: &str) -> Result<Vec<Need>, AppError> {
+    let agent = get(state, who, id).await?;
+    let scope = access::require(who, Scope::Read)?;
+    let service = agent.config.provider.clone();
+    let mut out = Vec::new();
+    if service == crate::chat::LOCAL_SERVICE {
+        let running = state.models.local().is_some();
+        out.push(Need {
+            kind: "model".into(),
+            name: service,
+            present: running,
+            detail: if running {
+                "the platform's own model; it needs no key".into()
+            } else {
+                "this platform runs no local model (ai.local_url); pick another provider".into()
+            },
+        });
+    } else {
+        let mut tx = state.store.read(&scope).await?;
+        let key = store::api_keys::find(&mut tx, &service).await?;
+        tx.commit().await?;
+        out.push(Need {
+            kind: "model".into(),
+            present: key.is_some(),
+            detail: match key {
+                Some(k) => format!("the workspace's `{service}` key, ending {}", k.key_hint),
+                None => format!("no `{service}` key yet: add one at /ai-agents/byok"),
+            },
+            name: service,
+        });
+    }
+    for tool in &agent.config.tools {
+        let detail = match tool.as_str() {
+            "send_email" => "sends through the platform's outgoing mail; each email waits for approval unless the agent may act without asking",
+            "audit_log_search" => "reads the workspace's audit log as the member chatting may",
+            _ => "built in; needs nothing",
+        };
+        out.push(Need {
+            kind: "tool".into(),
+            name: tool.clone(),
+            present: true,
+            detail: detail.into(),
+        });
+    }
+    Ok(out)
+}

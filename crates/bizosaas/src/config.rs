@@ -264,6 +264,11 @@ pub struct AiConfig {
     /// tenant as the `local` provider with no key (e.g. llama.cpp's
     /// `llama-server` at `http://127.0.0.1:8089/v1`). Unset: none.
     pub local_url: Option<String>,
+    /// A price table laid over the shipped one (same JSON shape as
+    /// `crates/ai/catalog/prices.json`), for models it lacks or prices
+    /// that changed.
+    #[serde(default)]
+    pub prices_file: Option<std::path::PathBuf>,
 }
 
 impl Default for AiConfig {
@@ -275,6 +280,7 @@ impl Default for AiConfig {
             openrouter_base_url: e.openrouter,
             allow_private_endpoints: e.allow_private_endpoints,
             local_url: e.local,
+            prices_file: None,
         }
     }
 }

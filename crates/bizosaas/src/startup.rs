@@ -92,6 +92,19 @@ impl App {
             .engine
             .unwrap_or_else(|| EngineParts::configured(&config));
         let running = engine::start(&config, &store, engine_parts, &tasks, &stop).await?;
+        if let Some(path) = &config.ai.prices_file {
+            let raw = std::fs::read_to_string(path)
+                .with_context(|| format!("ai.prices_file: cannot read {}", path.display()))?;
+            // Once per process: a second app in the same process (tests)
+            // keeps the table the first one laid.
+            if let Err(e) = ai::prices::load_overrides(&raw) {
+                anyhow::ensure!(
+                    e.contains("already in use"),
+                    "ai.prices_file {}: {e}",
+                    path.display()
+                );
+            }
+        }
         let state = ::app::App::new(
             store.clone(),
             settings,

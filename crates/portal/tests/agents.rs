@@ -194,6 +194,36 @@ async fn without_script_a_message_posts_and_the_answer_shows_in_its_conversation
     Ok(())
 }
 
+async fn the_apis_tab_shows_whether_the_agents_key_is_there(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    app.member(acme.id, "vi@acme.io", Role::Viewer).await?;
+    let b = app.browser();
+    b.sign_in("vi@acme.io", MEMBER_PASSWORD).await?;
+    let list = b.get("/ai-agents").await?;
+    let start = list
+        .body
+        .find("href=\"/ai-agents/0")
+        .context("an agent link")?
+        + 6;
+    let apis = format!("{}?tab=apis", &list.body[start..start + 47]);
+    let page = b.get(&apis).await?;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("missing"),
+        "no OpenAI key yet: {}",
+        page.body
+    );
+    assert!(page.body.contains("/ai-agents/byok"));
+    app.add_llm_key(&acme.token, "openai", "sk-proj-apis-tab-000000000042")
+        .await?;
+    let page = b.get(&apis).await?;
+    assert!(page.body.contains("present"), "{}", page.body);
+    assert!(page.body.contains("ending 0042"), "{}", page.body);
+    assert!(!page.body.contains("sk-proj-apis-tab"), "no key is shown");
+    Ok(())
+}
+
 async fn the_usage_page_charts_tokens_per_day_and_sums_by_agent_and_model(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
@@ -255,6 +285,7 @@ async fn the_usage_page_charts_tokens_per_day_and_sums_by_agent_and_model(db: Db
 }
 
 testkit::on_both_backends!(
+    the_apis_tab_shows_whether_the_agents_key_is_there,
     the_usage_page_charts_tokens_per_day_and_sums_by_agent_and_model,
     without_script_a_message_posts_and_the_answer_shows_in_its_conversation,
     the_agents_page_lists_the_core_agents_and_the_templates,

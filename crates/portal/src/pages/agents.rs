@@ -30,13 +30,14 @@ use std::convert::Infallible;
 use tokio::sync::mpsc;
 
 /// The tabs of an agent's page: query value and label.
-const TABS: [(&str, &str); 7] = [
+const TABS: [(&str, &str); 8] = [
     ("chat", "Chat"),
     ("basic", "Basic"),
     ("prompt", "System prompt"),
     ("fine-tuning", "Fine-tuning"),
     ("llm", "LLM config"),
     ("tools", "Tools"),
+    ("apis", "APIs"),
     ("permissions", "Permissions"),
 ];
 
@@ -133,6 +134,7 @@ struct AgentPage {
     conversation: Option<String>,
     messages: Vec<MessageView>,
     approvals: Vec<app::approvals::ApprovalView>,
+    needs: Vec<agents::Need>,
 }
 
 impl AgentPage {
@@ -184,6 +186,7 @@ fn agent_page(user: &SignedIn, csrf: &Csrf, agent: AgentView, tab: &'static str)
         conversation: None,
         messages: Vec::new(),
         approvals: Vec::new(),
+        needs: Vec::new(),
     }
 }
 
@@ -199,6 +202,9 @@ pub async fn show(
         .await
         .map_err(not_found_for_bad_ids)?;
     let mut p = agent_page(&user, &csrf, agent, tab_of(q.tab.as_deref()));
+    if p.tab == "apis" {
+        p.needs = agents::needs(&state, &user.principal, &id).await?;
+    }
     if p.tab == "chat" {
         fill_chat(&state, &user, &mut p, q.conversation.as_deref()).await?;
     }
