@@ -75,6 +75,26 @@ async fn collect(model: &dyn ChatModel, req: &ChatRequest) -> Result<Vec<ChatEve
 }
 
 #[tokio::test]
+async fn openai_and_compatible_endpoints_embed_and_anthropic_says_it_cannot() -> Result<()> {
+    let sim = sim().await?;
+    let texts = vec!["red shoes".to_string(), "blue hat".to_string()];
+    for provider in [Provider::OpenAi, Provider::Compatible] {
+        let e = model(&sim, provider, quick())
+            .embed("text-embedding-3-small", &texts)
+            .await?;
+        assert_eq!(e.vectors.len(), 2);
+        assert_eq!(e.vectors[1], testkit::llm_chat::embedding_of("blue hat"));
+        assert_eq!(e.input_tokens, 4);
+    }
+    let refused = model(&sim, Provider::Anthropic, quick())
+        .embed("claude", &texts)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, LlmError::Refused { .. }), "{refused}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn every_provider_answers_a_chat_and_counts_its_tokens() -> Result<()> {
     let sim = sim().await?;
     for p in ALL {

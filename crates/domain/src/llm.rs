@@ -216,6 +216,15 @@ pub enum LlmError {
     },
 }
 
+/// Texts embedded: one vector per text, in the order given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Embeddings {
+    /// The vectors.
+    pub vectors: Vec<Vec<f32>>,
+    /// Tokens the texts took.
+    pub input_tokens: u64,
+}
+
 /// A streamed answer.
 pub type ChatStream = Pin<Box<dyn Stream<Item = Result<ChatEvent, LlmError>> + Send>>;
 
@@ -236,4 +245,16 @@ pub trait ChatModel: Send + Sync {
 
     /// The models the key may use.
     fn models(&self) -> LlmFuture<'_, Vec<String>>;
+
+    /// Embeds `texts` with `model`. Providers without embeddings (Anthropic)
+    /// refuse, saying so.
+    fn embed<'a>(&'a self, model: &'a str, texts: &'a [String]) -> LlmFuture<'a, Embeddings> {
+        let _ = (model, texts);
+        Box::pin(async move {
+            Err(LlmError::Refused {
+                provider: self.provider(),
+                message: "this provider offers no embeddings".into(),
+            })
+        })
+    }
 }

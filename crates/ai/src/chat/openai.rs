@@ -5,8 +5,8 @@
 use super::call::{self, CallPolicy, ErrorShape, Transport};
 use super::stream::{self, Decode};
 use domain::llm::{
-    ChatAnswer, ChatEvent, ChatModel, ChatRequest, ChatStream, FinishReason, LlmError, LlmFuture,
-    Speaker, ToolCall, Usage,
+    ChatAnswer, ChatEvent, ChatModel, ChatRequest, ChatStream, Embeddings, FinishReason, LlmError,
+    LlmFuture, Speaker, ToolCall, Usage,
 };
 use domain::secrets::{ExposeSecret, SecretString};
 use reqwest::header::HeaderMap;
@@ -351,6 +351,40 @@ impl ChatModel for OpenAiChat {
                 },
                 self.policy.timeout,
             ))
+        })
+    }
+
+    fn embed<'a>(&'a self, model: &'a str, texts: &'a [String]) -> LlmFuture<'a, Embeddings> {
+        Box::pin(async move {
+            #[derive(Deserialize)]
+            struct Item {
+                index: usize,
+                embedding: Vec<f32>,
+            }
+            #[derive(Deserialize)]
+            struct List {
+                data: Vec<Item>,
+                #[serde(default)]
+                usage: Option<WireUsage>,
+            }
+            let body = json!({ "model": model, "input": texts });
+            let res = call::send(self, &self.policy, &self.transport, || {
+                self.post("/embeddings", &body)
+            })
+            .await?;
+            let provider = self.name();
+            let mut list: List = res.json().await.map_err(|e| unreadable(provider, e))?;
+            if list.data.len() != texts.len() {
+                return Err(unreadable(
+                    provider,
+                    format!("{} vectors for {} texts", list.data.len(), texts.len()),
+                ));
+            }
+            list.data.sort_by_key(|i| i.index);
+            Ok(Embeddings {
+                vectors: list.data.into_iter().map(|i| i.embedding).collect(),
+                input_tokens: list.usage.map_or(0, |u| u.prompt_tokens),
+            })
         })
     }
 
