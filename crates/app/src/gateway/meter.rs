@@ -1,8 +1,10 @@
 //! Usage of gateway calls, recorded off the hot path: the request hands
 //! what it used to a background writer and answers at once. The writer
-//! records each call and settles its budget hold in one transaction,
-//! retrying while the database is away; the server flushes it before it
-//! stops, so a graceful stop loses nothing.
+//! takes what has queued up (up to [`BATCH`] calls) and records the calls
+//! of each caller, settling their budget holds, in one transaction, so a
+//! busy gateway writes a few transactions a second rather than one a call;
+//! it retries while the database is away, and the server flushes it before
+//! it stops, so a graceful stop loses nothing.
 
 use crate::budgets::Hold;
 use crate::App;
@@ -15,8 +17,10 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Calls waiting to be written before a request has to wait for room.
 const QUEUE: usize = 16_384;
-/// Attempts to write one call before it is logged as lost.
+/// Attempts to write a batch before its calls are logged as lost.
 const ATTEMPTS: u32 = 10;
+/// Most calls written together.
+const BATCH: usize = 512;
 
 /// One finished call.
 pub struct Metered {
@@ -72,51 +76,80 @@ impl Meter {
 }
 
 async fn write_all(state: App, mut rx: mpsc::Receiver<Job>) {
-    while let Some(job) = rx.recv().await {
-        match job {
-            Job::Flush(done) => {
-                let _ = done.send(());
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
             }
-            Job::Call(m) => write_one(&state, &m).await,
+        }
+        // The calls of each caller (tenant and token) go in one transaction.
+        let mut groups: Vec<(TenantScope, Vec<Metered>)> = Vec::new();
+        let mut flushed = Vec::new();
+        for job in jobs {
+            match job {
+                Job::Flush(done) => flushed.push(done),
+                Job::Call(m) => match groups.iter_mut().find(|(s, _)| *s == m.scope) {
+                    Some((_, calls)) => calls.push(*m),
+                    None => groups.push((m.scope, vec![*m])),
+                },
+            }
+        }
+        for (scope, calls) in &groups {
+            write_group(&state, scope, calls).await;
+        }
+        for done in flushed {
+            let _ = done.send(());
         }
     }
 }
 
-async fn write_one(state: &App, m: &Metered) {
+async fn write_group(state: &App, scope: &TenantScope, calls: &[Metered]) {
     let mut wait = Duration::from_millis(100);
     for attempt in 1..=ATTEMPTS {
-        match try_write(state, m).await {
+        match try_write(state, scope, calls).await {
             Ok(()) => return,
             Err(e) if attempt < ATTEMPTS => {
-                tracing::warn!(error = %e, attempt, "recording a gateway call failed; retrying");
+                tracing::warn!(error = %e, attempt, calls = calls.len(), "recording gateway calls failed; retrying");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(10));
             }
-            Err(e) => tracing::error!(
-                error = %e,
-                tenant = %m.scope.tenant(),
-                provider = %m.record.provider,
-                model = %m.record.model,
-                input_tokens = m.record.input_tokens,
-                output_tokens = m.record.output_tokens,
-                "a gateway call could not be recorded"
-            ),
+            Err(e) => {
+                for m in calls {
+                    tracing::error!(
+                        error = %e,
+                        tenant = %scope.tenant(),
+                        provider = %m.record.provider,
+                        model = %m.record.model,
+                        input_tokens = m.record.input_tokens,
+                        output_tokens = m.record.output_tokens,
+                        "a gateway call could not be recorded"
+                    );
+                }
+            }
         }
     }
 }
 
-async fn try_write(state: &App, m: &Metered) -> Result<(), crate::AppError> {
-    let mut tx = state.store.write(&m.scope).await?;
-    usage::record(&mut tx, &m.record).await?;
-    if let Some(h) = &m.hold {
-        crate::budgets::settle(
-            state,
-            &mut tx,
-            h,
-            m.record.input_tokens + m.record.output_tokens,
-            m.record.cost_micros,
-        )
-        .await?;
+async fn try_write(
+    state: &App,
+    scope: &TenantScope,
+    calls: &[Metered],
+) -> Result<(), crate::AppError> {
+    let mut tx = state.store.write(scope).await?;
+    for m in calls {
+        usage::record(&mut tx, &m.record).await?;
+        if let Some(h) = &m.hold {
+            crate::budgets::settle(
+                state,
+                &mut tx,
+                h,
+                m.record.input_tokens + m.record.output_tokens,
+                m.record.cost_micros,
+            )
+            .await?;
+        }
     }
     tx.commit().await?;
     Ok(())
