@@ -38,9 +38,9 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== building the tests"
 if cargo nextest --version >/dev/null 2>&1; then
-  run_tests=(cargo nextest run --workspace --no-fail-fast)
+  run_tests=(cargo nextest run --workspace)
 else
-  run_tests=(cargo test --workspace --no-fail-fast)
+  run_tests=(cargo test --workspace)
 fi
 "${run_tests[@]}" --no-run
 echo "== the local model"
@@ -53,7 +53,7 @@ cat "$BIZOSAAS_SERVICES_DIR"/env.* >"$BIZOSAAS_SERVICES_DIR/env"
 # shellcheck disable=SC1091
 source "$BIZOSAAS_SERVICES_DIR/env"
 echo "== tests (SQLite and PostgreSQL)"
-"${run_tests[@]}"
+"${run_tests[@]}" --no-fail-fast
 # nextest runs no doctests; the store's say which transactions its
 # functions refuse, and are compile-fail tests.
 echo "== doctests (store)"

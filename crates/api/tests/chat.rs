@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use domain::roles::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use testkit::sse::events;
 use testkit::{Db, TestApp};
 
 const KEY: &str = "sk-proj-chat-tests-000000000001";
@@ -52,24 +53,6 @@ async fn chat(app: &TestApp, token: &str, agent: &str, body: Value) -> Result<re
         .json(&body)
         .send()
         .await?)
-}
-
-/// The events of a streamed answer: (name, data).
-fn events(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter_map(|block| {
-            let mut name = None;
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(n) = line.strip_prefix("event:") {
-                    name = Some(n.trim().to_string());
-                } else if let Some(d) = line.strip_prefix("data:") {
-                    data.push_str(d.trim_start());
-                }
-            }
-            Some((name?, serde_json::from_str(&data).ok()?))
-        })
-        .collect()
 }
 
 async fn without_a_key_the_chat_says_where_to_add_one(db: Db) -> Result<()> {

@@ -6,25 +6,8 @@ use anyhow::{Context, Result};
 use domain::tokens::Scope;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use testkit::sse::events;
 use testkit::{Db, TestApp};
-
-/// The events of a streamed answer: (name, data).
-fn events(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter_map(|block| {
-            let mut name = None;
-            let mut data = String::new();
-            for line in block.lines() {
-                if let Some(n) = line.strip_prefix("event:") {
-                    name = Some(n.trim().to_string());
-                } else if let Some(d) = line.strip_prefix("data:") {
-                    data.push_str(d.trim_start());
-                }
-            }
-            Some((name?, serde_json::from_str(&data).ok()?))
-        })
-        .collect()
-}
 
 /// An agent on the local model with the calculator, answering greedily.
 async fn local_agent(app: &TestApp, token: &str) -> Result<String> {

@@ -769,21 +769,7 @@ pub async fn run(p: Prepared, events: mpsc::Sender<ChatEvent>) -> Result<ChatRep
             return Err(e);
         }
         if calls.is_empty() {
-            let _ = events
-                .send(ChatEvent::Done {
-                    answer: answer.clone(),
-                    input_tokens: total.input_tokens,
-                    output_tokens: total.output_tokens,
-                })
-                .await;
-            return Ok(ChatReply {
-                conversation_id: p.conversation.id,
-                answer,
-                messages: added,
-                input_tokens: total.input_tokens,
-                output_tokens: total.output_tokens,
-                pending_approvals: Vec::new(),
-            });
+            return Ok(done(&p, &events, answer, added, total, Vec::new()).await);
         }
         history.push(turn);
         let mut waiting = Vec::new();
@@ -824,27 +810,40 @@ pub async fn run(p: Prepared, events: mpsc::Sender<ChatEvent>) -> Result<ChatRep
             }
         }
         if !waiting.is_empty() {
-            let _ = events
-                .send(ChatEvent::Done {
-                    answer: answer.clone(),
-                    input_tokens: total.input_tokens,
-                    output_tokens: total.output_tokens,
-                })
-                .await;
-            return Ok(ChatReply {
-                conversation_id: p.conversation.id,
-                answer,
-                messages: added,
-                input_tokens: total.input_tokens,
-                output_tokens: total.output_tokens,
-                pending_approvals: waiting,
-            });
+            return Ok(done(&p, &events, answer, added, total, waiting).await);
         }
         answer.clear();
     }
     Err(AppError::Unavailable(format!(
         "the agent called tools {MAX_STEPS} times without finishing its answer; what it did is kept in the conversation"
     )))
+}
+
+/// Ends an answer (whole, or waiting for approvals): the last event, and
+/// the reply.
+async fn done(
+    p: &Prepared,
+    events: &mpsc::Sender<ChatEvent>,
+    answer: String,
+    messages: Vec<MessageView>,
+    total: Usage,
+    pending_approvals: Vec<crate::approvals::ApprovalView>,
+) -> ChatReply {
+    let _ = events
+        .send(ChatEvent::Done {
+            answer: answer.clone(),
+            input_tokens: total.input_tokens,
+            output_tokens: total.output_tokens,
+        })
+        .await;
+    ChatReply {
+        conversation_id: p.conversation.id,
+        answer,
+        messages,
+        input_tokens: total.input_tokens,
+        output_tokens: total.output_tokens,
+        pending_approvals,
+    }
 }
 
 /// Keeps what a model call wrote (if anything) and what it used, and

@@ -523,6 +523,22 @@ async fn a_refresh_that_takes_too_long_shows_a_timeout_toast_whose_retry_works()
     chrome.close().await
 }
 
+/// Changes the fields of `patch` in an agent's configuration, through the API.
+async fn configure(app: &TestApp, token: &str, id: &str, patch: serde_json::Value) -> Result<()> {
+    let path = format!("/api/v1/agents/{id}/config");
+    let mut config = app.get_json(&path, token).await?;
+    for (field, value) in patch.as_object().unwrap() {
+        config[field] = value.clone();
+    }
+    let res = app
+        .request(reqwest::Method::PUT, &path, token)
+        .json(&config)
+        .send()
+        .await?;
+    assert!(res.status().is_success(), "{}", res.text().await?);
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tool_call_waits_for_approve_in_the_chat_and_then_runs() -> Result<()> {
     let (app, acme) = app_with_member(Role::Admin).await?;
@@ -533,22 +549,13 @@ async fn a_tool_call_waits_for_approve_in_the_chat_and_then_runs() -> Result<()>
         .as_str()
         .unwrap()
         .to_string();
-    let mut config = app
-        .get_json(&format!("/api/v1/agents/{id}/config"), &acme.token)
-        .await?;
-    config["provider"] = serde_json::json!("openai");
-    config["model"] = serde_json::json!("gpt-4o-mini");
-    config["tools"] = serde_json::json!(["send_email"]);
-    let res = app
-        .request(
-            reqwest::Method::PUT,
-            &format!("/api/v1/agents/{id}/config"),
-            &acme.token,
-        )
-        .json(&config)
-        .send()
-        .await?;
-    assert!(res.status().is_success(), "{}", res.text().await?);
+    configure(
+        &app,
+        &acme.token,
+        &id,
+        serde_json::json!({ "provider": "openai", "model": "gpt-4o-mini", "tools": ["send_email"] }),
+    )
+    .await?;
     let chrome = app.chrome().await?;
     chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
     chrome.goto(&format!("/ai-agents/{id}?tab=chat")).await?;
@@ -590,27 +597,21 @@ async fn an_agent_on_the_real_local_model_answers_in_the_chat_tab() -> Result<()
     let agents = app.get_json("/api/v1/agents", &acme.token).await?;
     let agent = &agents["items"].as_array().unwrap()[0];
     let id = agent["id"].as_str().unwrap().to_string();
-    let mut config = app
-        .get_json(&format!("/api/v1/agents/{id}/config"), &acme.token)
-        .await?;
-    config["provider"] = serde_json::json!("local");
-    config["model"] = serde_json::json!(testkit::llm::local_model());
-    config["system_prompt"] =
-        serde_json::json!("You are a precise assistant. Use tools when they help.");
-    config["instructions"] = serde_json::json!([]);
-    config["tools"] = serde_json::json!(["calculator"]);
-    config["temperature"] = serde_json::json!(0.0);
-    config["max_tokens"] = serde_json::json!(96);
-    let res = app
-        .request(
-            reqwest::Method::PUT,
-            &format!("/api/v1/agents/{id}/config"),
-            &acme.token,
-        )
-        .json(&config)
-        .send()
-        .await?;
-    assert!(res.status().is_success(), "{}", res.text().await?);
+    configure(
+        &app,
+        &acme.token,
+        &id,
+        serde_json::json!({
+            "provider": "local",
+            "model": testkit::llm::local_model(),
+            "system_prompt": "You are a precise assistant. Use tools when they help.",
+            "instructions": [],
+            "tools": ["calculator"],
+            "temperature": 0.0,
+            "max_tokens": 96,
+        }),
+    )
+    .await?;
     let chrome = app.chrome().await?;
     chrome.sign_in("mia@acme.io", MEMBER_PASSWORD).await?;
     chrome.goto(&format!("/ai-agents/{id}?tab=chat")).await?;
