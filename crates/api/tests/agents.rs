@@ -40,6 +40,7 @@ fn config() -> Value {
         "provider": "anthropic",
         "model": "claude-haiku-4-5",
         "tools": ["current_datetime"],
+        "run_without_approval": false,
         "permissions": { "chat": "viewer", "edit": "admin" },
         "knowledge_bases": []
     })
