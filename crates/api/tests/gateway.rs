@@ -356,6 +356,14 @@ async fn a_call_past_the_budget_is_refused_naming_it(db: Db) -> Result<()> {
         StatusCode::TOO_MANY_REQUESTS,
         "no max_tokens holds 4096"
     );
+    let mut huge = hello("openai/gpt-4o-mini");
+    huge["max_tokens"] = json!(u64::MAX);
+    let res = complete(&app, &gateway, huge).await?;
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "a huge max_tokens does not fit"
+    );
     let p: Value = res.json().await?;
     assert!(
         p["detail"]

@@ -256,7 +256,7 @@ pub async fn hold(
     };
     let Some(redis) = redis else {
         let limit = match (budget.monthly_tokens, budget.monthly_cost_micros) {
-            (Some(t), _) if used.tokens + used.reserved_tokens + tokens > t => format!(
+            (Some(t), _) if (used.tokens + used.reserved_tokens).saturating_add(tokens) > t => format!(
                 "{} of its {t} tokens this month are used or held, and this answer may take up to {tokens}",
                 used.tokens + used.reserved_tokens
             ),

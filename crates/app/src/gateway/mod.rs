@@ -230,7 +230,10 @@ async fn hold(
     let prompt = (prompt_bytes / 4 + 1) as u64;
     let most = max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
     let cost = ai::prices::cost_micros(service, model, prompt, most);
-    crate::budgets::hold(state, scope, b, (prompt + most) as i64, cost)
+    // A caller may ask for any number of tokens: the hold saturates rather
+    // than overflows (and then simply does not fit).
+    let tokens = i64::try_from(prompt.saturating_add(most)).unwrap_or(i64::MAX);
+    crate::budgets::hold(state, scope, b, tokens, cost)
         .await
         .map(Some)
 }
