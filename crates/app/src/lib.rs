@@ -36,4 +36,4 @@ pub mod workflows;
 pub use access::TokenCache;
 pub use error::AppError;
 pub use metrics::{HttpLabels, Metrics};
-pub use state::{App, Settings, Workflows};
+pub use state::{App, Parts, Settings, Workflows};

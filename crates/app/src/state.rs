@@ -66,9 +66,23 @@ impl Default for Settings {
     }
 }
 
-/// The application: its adapters, caches and settings. Cheap to clone.
+/// The application: its adapters, caches and settings. One shared
+/// allocation, so a clone (axum makes several per request) is a single
+/// reference count, not one per part.
 #[derive(Clone)]
-pub struct App {
+pub struct App(Arc<Parts>);
+
+impl std::ops::Deref for App {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// The parts of the application, read through [`App`].
+#[derive(Clone)]
+pub struct Parts {
     /// The database.
     pub store: Store,
     /// Prometheus registry.
@@ -113,7 +127,7 @@ const GATEWAY_CACHE_TTL: Duration = Duration::from_secs(60);
 impl App {
     /// The same application with its budget holds kept in `ledger`.
     pub fn with_ledger(mut self, ledger: crate::budgets::Ledger) -> Self {
-        self.ledger = ledger;
+        Arc::make_mut(&mut self.0).ledger = ledger;
         self
     }
 
@@ -126,7 +140,7 @@ impl App {
         providers: KeyChecker,
         workflows: Workflows,
     ) -> Self {
-        Self {
+        Self(Arc::new(Parts {
             email,
             secrets,
             models: ai::chat::Models::new(
@@ -147,6 +161,6 @@ impl App {
             )),
             store,
             config: Arc::new(config),
-        }
+        }))
     }
 }

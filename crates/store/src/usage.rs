@@ -89,6 +89,46 @@ pub async fn record(tx: &mut TenantTx, r: &UsageRecord) -> Result<()> {
     Ok(())
 }
 
+/// Rows of one multi-row INSERT: 12 parameters each stay far below every
+/// backend's limit on bound parameters.
+const ROWS_PER_INSERT: usize = 256;
+
+/// Records many calls of the transaction's tenant and actor with one
+/// statement per [`ROWS_PER_INSERT`] calls, rather than one per call: the
+/// gateway's usage writer records thousands a second.
+pub async fn record_all(tx: &mut TenantTx, records: &[&UsageRecord]) -> Result<()> {
+    let tenant = tx.tenant().as_uuid();
+    let (user, token) = match tx.actor() {
+        Actor::User(u) => (Some(u.as_uuid()), None),
+        Actor::Token(t) => (None, Some(t.as_uuid())),
+        Actor::System => (None, None),
+    };
+    for rows in records.chunks(ROWS_PER_INSERT) {
+        with_conn!(tx, |c| {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO llm_usage (id, tenant_id, agent_id, user_id, token_id, provider, model, \
+                 input_tokens, output_tokens, cost_micros, latency_ms, created_at) ",
+            );
+            q.push_values(rows, |mut b, r| {
+                b.push_bind(r.id)
+                    .push_bind(tenant)
+                    .push_bind(r.agent_id.map(|a| a.as_uuid()))
+                    .push_bind(user)
+                    .push_bind(token)
+                    .push_bind(r.provider.clone())
+                    .push_bind(r.model.clone())
+                    .push_bind(r.input_tokens)
+                    .push_bind(r.output_tokens)
+                    .push_bind(r.cost_micros)
+                    .push_bind(r.latency_ms)
+                    .push_bind(r.created_at);
+            });
+            q.build().execute(c).await.map(drop)
+        })?;
+    }
+    Ok(())
+}
+
 const SUMS: &str = "COUNT(*), CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT), \
     CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT), CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT)";
 

@@ -6,7 +6,7 @@ use domain::paging::Limit;
 use domain::tokens::{self, Scope};
 use domain::validation::DisplayName;
 use store::idempotency::{self, StoredResponse};
-use store::{audit, tenants, tokens as token_repo, Store, StoreError};
+use store::{audit, tenants, tokens as token_repo, usage, Store, StoreError};
 use testkit::{Db, TestDb};
 
 async fn setup(db: Db) -> Result<(TestDb, Store)> {
@@ -204,6 +204,53 @@ async fn audit_rows_cannot_be_changed_or_deleted(db: Db) -> Result<()> {
     Ok(())
 }
 
+async fn many_usage_records_are_written_at_once_for_their_tenant_only(db: Db) -> Result<()> {
+    let (_db, store) = setup(db).await?;
+    let a = tenants::create(&store, &name("Tenant A")).await?;
+    let b = tenants::create(&store, &name("Tenant B")).await?;
+    let now = chrono::Utc::now();
+    // More rows than one INSERT carries, so the writer splits them.
+    let records: Vec<usage::UsageRecord> = (0..600)
+        .map(|i| usage::UsageRecord {
+            id: uuid::Uuid::now_v7(),
+            agent_id: None,
+            provider: "openai".into(),
+            model: "gpt-4o-mini".into(),
+            input_tokens: 10,
+            output_tokens: i,
+            cost_micros: 1,
+            latency_ms: 3,
+            created_at: now,
+        })
+        .collect();
+    let mut tx = store
+        .write(&domain::Principal::operator(a.id).scope())
+        .await?;
+    usage::record_all(&mut tx, &records.iter().collect::<Vec<_>>()).await?;
+    tx.commit().await?;
+    let window = (
+        now - chrono::Duration::hours(1),
+        now + chrono::Duration::hours(1),
+    );
+    let sums = |t| {
+        let store = store.clone();
+        async move {
+            let mut tx = store.read(&domain::Principal::operator(t).scope()).await?;
+            let s = usage::summary(&mut tx, usage::Group::Model, window.0, window.1).await?;
+            tx.commit().await?;
+            anyhow::Ok(s)
+        }
+    };
+    let of_a = sums(a.id).await?;
+    assert_eq!(of_a.len(), 1);
+    assert_eq!(
+        (of_a[0].calls, of_a[0].input_tokens, of_a[0].output_tokens),
+        (600, 6000, (0..600).sum::<i64>())
+    );
+    assert!(sums(b.id).await?.is_empty());
+    Ok(())
+}
+
 testkit::on_both_backends!(
     a_tenant_is_found_by_slug_or_id_and_slugs_are_unique,
     migrating_twice_changes_nothing,
@@ -212,6 +259,7 @@ testkit::on_both_backends!(
     a_second_response_under_the_same_idempotency_key_conflicts,
     an_uncommitted_change_leaves_no_audit_entry,
     audit_rows_cannot_be_changed_or_deleted,
+    many_usage_records_are_written_at_once_for_their_tenant_only,
 );
 
 /// PostgreSQL: row-level security holds even for SQL that forgets the tenant.

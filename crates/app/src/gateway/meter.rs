@@ -1,6 +1,7 @@
 //! Usage of gateway calls, recorded off the hot path: the request hands
 //! what it used to a background writer and answers at once. The writer
-//! takes what has queued up (up to [`BATCH`] calls) and records the calls
+//! takes what has queued up within [`LINGER`] (up to [`BATCH`] calls) and
+//! records the calls
 //! of each caller, settling their budget holds, in one transaction, so a
 //! busy gateway writes a few transactions a second rather than one a call;
 //! it retries while the database is away, and the server flushes it before
@@ -21,6 +22,10 @@ const QUEUE: usize = 16_384;
 const ATTEMPTS: u32 = 10;
 /// Most calls written together.
 const BATCH: usize = 512;
+/// How long a finished call may wait for others to be written with it: a
+/// few dozen transactions a second at most, however busy the gateway, and
+/// the usage report lags by no more than this.
+const LINGER: Duration = Duration::from_millis(20);
 
 /// One finished call.
 pub struct Metered {
@@ -77,6 +82,11 @@ impl Meter {
 
 async fn write_all(state: App, mut rx: mpsc::Receiver<Job>) {
     while let Some(first) = rx.recv().await {
+        // Calls that end close together share a transaction: unless asked
+        // to flush, the writer lets the first wait a moment for company.
+        if !matches!(first, Job::Flush(_)) {
+            tokio::time::sleep(LINGER).await;
+        }
         let mut jobs = vec![first];
         while jobs.len() < BATCH {
             match rx.try_recv() {
@@ -138,8 +148,9 @@ async fn try_write(
     calls: &[Metered],
 ) -> Result<(), crate::AppError> {
     let mut tx = state.store.write(scope).await?;
+    let records: Vec<&UsageRecord> = calls.iter().map(|m| &m.record).collect();
+    usage::record_all(&mut tx, &records).await?;
     for m in calls {
-        usage::record(&mut tx, &m.record).await?;
         if let Some(h) = &m.hold {
             crate::budgets::settle(
                 state,
