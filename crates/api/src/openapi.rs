@@ -40,19 +40,27 @@ pub struct ApiDoc;
 /// The whole document: the operations of every registered route, with the
 /// statuses common to their kind.
 pub fn document() -> utoipa::openapi::OpenApi {
-    documented(routes::api_v1()).1
+    documented(routes::api_v1(), routes::gateway()).2
 }
 
-/// The public and the given authenticated routes, and the document they make.
+/// The public and the given authenticated routes, the gateway's routes
+/// apart, and the one document they make together.
 pub(crate) fn documented(
     protected: OpenApiRouter<App>,
-) -> (axum::Router<App>, utoipa::openapi::OpenApi) {
+    gateway: OpenApiRouter<App>,
+) -> (
+    axum::Router<App>,
+    axum::Router<App>,
+    utoipa::openapi::OpenApi,
+) {
     let (router, mut doc) = OpenApiRouter::<App>::with_openapi(ApiDoc::openapi())
         .merge(routes::public())
         .merge(protected)
         .split_for_parts();
+    let (gateway, gateway_doc) = gateway.split_for_parts();
+    doc.merge(gateway_doc);
     CommonStatuses.modify(&mut doc);
-    (router, doc)
+    (router, gateway, doc)
 }
 
 struct BearerAuth;

@@ -69,6 +69,12 @@ pub fn api_v1() -> OpenApiRouter<App> {
         .routes(routes!(chat::reject))
         .routes(routes!(usage::report))
         .routes(routes!(usage::budget, usage::set_budget))
+}
+
+/// The OpenAI-compatible gateway (`/v1`), authenticated like the API but
+/// served behind a lighter middleware stack (see [`crate::app_router`]).
+pub fn gateway() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
         .routes(routes!(gateway::chat_completions))
         .routes(routes!(gateway::embeddings))
         .routes(routes!(gateway::models))

@@ -21,7 +21,7 @@ const QUEUE: usize = 16_384;
 /// Attempts to write a batch before its calls are logged as lost.
 const ATTEMPTS: u32 = 10;
 /// Most calls written together.
-const BATCH: usize = 512;
+const BATCH: usize = 4096;
 /// How long a finished call may wait for others to be written with it: a
 /// few dozen transactions a second at most, however busy the gateway, and
 /// the usage report lags by no more than this.
@@ -82,17 +82,14 @@ impl Meter {
 
 async fn write_all(state: App, mut rx: mpsc::Receiver<Job>) {
     while let Some(first) = rx.recv().await {
-        // Calls that end close together share a transaction: unless asked
-        // to flush, the writer lets the first wait a moment for company.
-        if !matches!(first, Job::Flush(_)) {
-            tokio::time::sleep(LINGER).await;
-        }
         let mut jobs = vec![first];
-        while jobs.len() < BATCH {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
+        take_waiting(&mut rx, &mut jobs);
+        // Calls that end close together share a transaction: unless asked
+        // to flush or holding a full batch, the writer lets them gather a
+        // moment.
+        if jobs.len() < BATCH && !jobs.iter().any(|j| matches!(j, Job::Flush(_))) {
+            tokio::time::sleep(LINGER).await;
+            take_waiting(&mut rx, &mut jobs);
         }
         // The calls of each caller (tenant and token) go in one transaction.
         let mut groups: Vec<(TenantScope, Vec<Metered>)> = Vec::new();
@@ -111,6 +108,16 @@ async fn write_all(state: App, mut rx: mpsc::Receiver<Job>) {
         }
         for done in flushed {
             let _ = done.send(());
+        }
+    }
+}
+
+/// Moves what waits in the queue into `jobs`, up to [`BATCH`].
+fn take_waiting(rx: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>) {
+    while jobs.len() < BATCH {
+        match rx.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
         }
     }
 }
