@@ -306,6 +306,42 @@ async fn another_tenants_agent_is_not_found(db: Db) -> Result<()> {
     Ok(())
 }
 
+async fn a_tenant_token_stands_for_the_role_its_widest_scope_matches(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let acme = app.tenant("Acme").await?;
+    let token = |scope: &'static str| {
+        let app = &app;
+        let owner = acme.token.clone();
+        async move {
+            let issued: Value = app
+                .request(Method::POST, "/api/v1/tokens", &owner)
+                .json(&json!({ "name": format!("ci {scope}"), "scopes": [scope] }))
+                .send()
+                .await?
+                .json()
+                .await?;
+            anyhow::Ok(issued["secret"].as_str().unwrap().to_string())
+        }
+    };
+    let (admin, write) = (token("admin").await?, token("write").await?);
+    // A core agent: editing it needs the admin role.
+    let id = agents(&app, &acme.token).await?[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rename = |token: String, name: &'static str| {
+        app.request(Method::PUT, &format!("/api/v1/agents/{id}"), &token)
+            .json(&json!({ "name": name }))
+            .send()
+    };
+    assert_eq!(
+        rename(write, "Writer").await?.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(rename(admin, "Admin's").await?.status(), StatusCode::OK);
+    Ok(())
+}
+
 testkit::on_both_backends!(
     the_seven_core_agents_are_there_from_the_first_visit,
     a_deleted_core_agent_stays_deleted,
@@ -316,5 +352,6 @@ testkit::on_both_backends!(
     an_unknown_template_and_a_missing_config_are_refused,
     a_name_in_use_is_a_conflict,
     the_agents_own_edit_role_is_enforced,
+    a_tenant_token_stands_for_the_role_its_widest_scope_matches,
     another_tenants_agent_is_not_found,
 );

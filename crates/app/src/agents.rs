@@ -13,6 +13,7 @@ use ai::catalog::{self, Template};
 use chrono::{DateTime, Utc};
 use domain::agents::{AgentConfig, AgentPermissions};
 use domain::audit::{NewAuditEntry, RequestOrigin};
+use domain::roles::Role;
 use domain::tokens::Scope;
 use domain::validation::DisplayName;
 use domain::{AgentId, Principal};
@@ -196,16 +197,30 @@ async fn load(tx: &mut TenantTx, id: AgentId) -> Result<Agent, AppError> {
 }
 
 /// Refuses a caller below the agent's own least role for changes.
+/// The role an agent's permissions compare the caller with: a member's
+/// own, or for a tenant token (which has none) the role its widest scope
+/// matches: `admin` an admin, `write` a member, `read` a viewer.
+pub(crate) fn standing(who: &Principal) -> Option<Role> {
+    who.role().or_else(|| {
+        [
+            (Scope::Admin, Role::Admin),
+            (Scope::Write, Role::Member),
+            (Scope::Read, Role::Viewer),
+        ]
+        .into_iter()
+        .find(|(scope, _)| who.has_scope(*scope))
+        .map(|(_, role)| role)
+    })
+}
+
 fn may_edit(who: &Principal, agent: &Agent) -> Result<(), AppError> {
     let least = agent.config.permissions.edit;
-    match who.role() {
-        Some(role) if role >= least => Ok(()),
-        // A tenant token has no role: its write scope is what it holds.
-        None if least <= domain::roles::Role::Member => Ok(()),
-        _ => Err(AppError::Forbidden(format!(
-            "changing this agent needs the `{least}` role (its permissions say so)"
-        ))),
+    if standing(who).is_some_and(|role| role >= least) {
+        return Ok(());
     }
+    Err(AppError::Forbidden(format!(
+        "changing this agent needs the `{least}` role (its permissions say so)"
+    )))
 }
 
 /// Seeds the seven core agents the first time a tenant's agents are asked

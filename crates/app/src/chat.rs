@@ -344,11 +344,7 @@ fn turn_of(m: &ChatMessage) -> Turn {
 
 fn may_chat(who: &Principal, agent: &AgentView) -> Result<(), AppError> {
     let least = agent.config.permissions.chat;
-    let allowed = match who.role() {
-        Some(role) => role >= least,
-        None => who.has_scope(Scope::Write),
-    };
-    if allowed {
+    if crate::agents::standing(who).is_some_and(|role| role >= least) {
         Ok(())
     } else {
         Err(AppError::Forbidden(format!(
