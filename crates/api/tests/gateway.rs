@@ -460,6 +460,58 @@ async fn one_tenants_gateway_token_never_uses_anothers_key(db: Db) -> Result<()>
     Ok(())
 }
 
+/// `/v1` has its own, lighter middleware stack: what it answers by itself
+/// (a wrong method, an unknown path, a body over the limit) is still a
+/// problem carrying the request id.
+async fn the_gateways_own_refusals_are_problems_with_a_request_id(db: Db) -> Result<()> {
+    let app = TestApp::spawn(db).await?;
+    let (_acme, gateway) = ready(&app).await?;
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let answers = [
+        (
+            app.request(Method::GET, "/v1/chat/completions", &gateway)
+                .send()
+                .await?,
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (
+            app.request(Method::POST, "/v1/completions/legacy", &gateway)
+                .send()
+                .await?,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            complete(
+                &app,
+                &gateway,
+                json!({ "model": "openai/gpt-4o-mini", "messages": [
+                    { "role": "user", "content": huge }
+                ]}),
+            )
+            .await?,
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+    ];
+    for (res, status) in answers {
+        assert_eq!(res.status(), status);
+        let id = res
+            .headers()
+            .get("x-request-id")
+            .context("a request id header")?
+            .to_str()?
+            .to_string();
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/problem+json",
+            "{status}"
+        );
+        let body: Value = res.json().await?;
+        assert_eq!(body["status"], status.as_u16());
+        assert_eq!(body["request_id"], id.as_str());
+    }
+    Ok(())
+}
+
 testkit::on_both_backends!(
     only_a_token_with_the_gateway_scope_may_call_it,
     a_completion_goes_to_the_tenants_key_under_the_providers_model_name,
@@ -475,4 +527,5 @@ testkit::on_both_backends!(
     one_tenants_gateway_token_never_uses_anothers_key,
     a_tokens_request_rate_is_enforced_under_concurrency,
     a_tokens_request_rate_is_enforced_in_redis_too,
+    the_gateways_own_refusals_are_problems_with_a_request_id,
 );

@@ -59,34 +59,7 @@ pub struct UsageSum {
 
 /// Records a call for the transaction's tenant and actor.
 pub async fn record(tx: &mut TenantTx, r: &UsageRecord) -> Result<()> {
-    let tenant = tx.tenant().as_uuid();
-    let (user, token) = match tx.actor() {
-        Actor::User(u) => (Some(u.as_uuid()), None),
-        Actor::Token(t) => (None, Some(t.as_uuid())),
-        Actor::System => (None, None),
-    };
-    with_conn!(tx, |c| {
-        sqlx::query(
-        "INSERT INTO llm_usage (id, tenant_id, agent_id, user_id, token_id, provider, model, input_tokens, \
-         output_tokens, cost_micros, latency_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-    )
-    .bind(r.id)
-    .bind(tenant)
-    .bind(r.agent_id.map(|a| a.as_uuid()))
-    .bind(user)
-    .bind(token)
-    .bind(&r.provider)
-    .bind(&r.model)
-    .bind(r.input_tokens)
-    .bind(r.output_tokens)
-    .bind(r.cost_micros)
-    .bind(r.latency_ms)
-    .bind(r.created_at)
-    .execute(c)
-    .await
-    .map(drop)
-    })?;
-    Ok(())
+    record_all(tx, &[r]).await
 }
 
 /// Rows of one multi-row INSERT: 12 parameters each stay far below every
