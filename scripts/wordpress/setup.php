@@ -33,7 +33,16 @@ function count_of(string $type): int {
     $counts = (array) wp_count_posts($type);
     return array_sum(array_map('intval', $counts));
 }
-for ($i = count_of('post'); $i < (int) $posts; $i++) {
+// Seeded items are found by title, so a rerun adds only what is missing
+// and the install's own sample post and page do not count.
+function missing(string $type, string $prefix, int $n): array {
+    global $wpdb;
+    $have = array_flip($wpdb->get_col($wpdb->prepare(
+        "SELECT post_title FROM {$wpdb->posts} WHERE post_type = %s AND post_title LIKE %s",
+        $type, $prefix . '%')));
+    return array_values(array_filter(range(0, $n - 1), fn($i) => !isset($have["$prefix$i"])));
+}
+foreach (missing('post', 'Seeded post ', (int) $posts) as $i) {
     wp_insert_post([
         'post_type' => 'post',
         'post_status' => $i % 5 === 0 ? 'draft' : 'publish',
@@ -42,7 +51,7 @@ for ($i = count_of('post'); $i < (int) $posts; $i++) {
         'post_excerpt' => "Excerpt $i",
     ]);
 }
-for ($i = count_of('page'); $i < (int) $pages; $i++) {
+foreach (missing('page', 'Seeded page ', (int) $pages) as $i) {
     wp_insert_post([
         'post_type' => 'page',
         'post_status' => 'publish',
@@ -51,7 +60,7 @@ for ($i = count_of('page'); $i < (int) $pages; $i++) {
     ]);
 }
 $uploads = wp_upload_dir();
-for ($i = count_of('attachment'); $i < (int) $media; $i++) {
+foreach (missing('attachment', 'Seeded media ', (int) $media) as $i) {
     $name = "seeded-$i.txt";
     $file = $uploads['path'] . '/' . $name;
     file_put_contents($file, "Seeded media item $i\n");

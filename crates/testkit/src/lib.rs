@@ -18,6 +18,7 @@ pub mod proxy;
 pub mod sse;
 pub mod temporal;
 pub mod vault;
+pub mod wordpress;
 
 pub use app::{TestApp, TestTenant, WorkflowSetup, MEMBER_PASSWORD};
 pub use browser::{Browser, Page, PLAN_ROUTES};
