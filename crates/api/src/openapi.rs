@@ -32,6 +32,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "tokens", description = "API tokens"),
         (name = "byok", description = "The tenant's own LLM provider keys, kept in the secret store"),
         (name = "workflows", description = "Durable workflow runs: start, watch, cancel, retry"),
+        (name = "connectors", description = "Connections to the tools a business runs, their syncs, and the synced data with write-through changes"),
         (name = "gateway", description = "The OpenAI-compatible gateway: a tenant's own apps call its models on its own keys, with an API token holding the `gateway` scope"),
     )
 )]

@@ -146,6 +146,7 @@ fn idle_workflows(store: &store::Store) -> app::Workflows {
         workflows::ActivityEnv {
             store: store.clone(),
             data_dir: std::env::temp_dir(),
+            connectors: None,
         },
         Default::default(),
         metrics.clone(),

@@ -219,7 +219,10 @@ async fn add_key(
 }
 
 /// What is stored at a path now, to put back if the reference cannot follow.
-async fn previous_secret(state: &App, path: &SecretPath) -> Result<Option<Secret>, AppError> {
+pub(crate) async fn previous_secret(
+    state: &App,
+    path: &SecretPath,
+) -> Result<Option<Secret>, AppError> {
     match state.secrets.get(path).await {
         Ok(s) => Ok(Some(s)),
         Err(SecretStoreError::NotFound(_)) => Ok(None),
@@ -227,7 +230,7 @@ async fn previous_secret(state: &App, path: &SecretPath) -> Result<Option<Secret
     }
 }
 
-async fn restore(state: &App, path: &SecretPath, previous: Option<Secret>) {
+pub(crate) async fn restore(state: &App, path: &SecretPath, previous: Option<Secret>) {
     let undone = match &previous {
         Some(s) => state.secrets.put(path, s).await,
         None => state.secrets.delete(path).await,

@@ -12,6 +12,7 @@ pub mod approvals;
 pub mod audit;
 pub mod budgets;
 pub mod chat;
+pub mod connectors;
 pub mod dashboard;
 mod error;
 pub mod gateway;

@@ -109,6 +109,8 @@ pub struct Parts {
     pub gateway: Arc<crate::gateway::Gateway>,
     /// Where model budget holds are kept.
     pub ledger: crate::budgets::Ledger,
+    /// The connectors, with the HTTP machinery and rate-limit gates they share.
+    pub connectors: connectors::Registry,
 }
 
 /// The workflow engine the app uses, and the metrics its runs report.
@@ -131,6 +133,13 @@ impl App {
         self
     }
 
+    /// The same application with these connectors (shared with the
+    /// workflow engine's syncs, so both honour the same rate-limit pauses).
+    pub fn with_connectors(mut self, registry: connectors::Registry) -> Self {
+        Arc::make_mut(&mut self.0).connectors = registry;
+        self
+    }
+
     /// The application around its adapters.
     pub fn new(
         store: Store,
@@ -140,6 +149,7 @@ impl App {
         providers: KeyChecker,
         workflows: Workflows,
     ) -> Self {
+        let connectors = crate::connectors::registry(providers.endpoints().allow_private_endpoints);
         Self(Arc::new(Parts {
             email,
             secrets,
@@ -154,6 +164,7 @@ impl App {
             tokens: Arc::new(TokenCache::new(config.token_cache_ttl)),
             gateway: Arc::new(crate::gateway::Gateway::new(GATEWAY_CACHE_TTL)),
             ledger: crate::budgets::Ledger::Database,
+            connectors,
             pages: Arc::new(PageCache::new(config.page_cache_bytes)),
             login_throttle: Arc::new(crate::throttle::Throttle::new(
                 config.login_attempts_per_minute,

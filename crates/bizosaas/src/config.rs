@@ -693,6 +693,12 @@ impl Config {
         )?)
     }
 
+    /// The connectors, calling private addresses only where
+    /// `ai.allow_private_endpoints` allows tenant-given URLs to.
+    pub fn connectors(&self) -> connectors::Registry {
+        app::connectors::registry(self.ai.allow_private_endpoints)
+    }
+
     /// The provider key checker.
     pub fn key_checker(&self) -> ai::providers::KeyChecker {
         ai::providers::KeyChecker::new(ai::providers::Endpoints {

@@ -10,7 +10,7 @@ use tokio_util::task::TaskTracker;
 use workflows::builtin::maintenance;
 use workflows::embedded::{EmbeddedEngine, RunnerConfig, RunnerHandle};
 use workflows::temporal::{TemporalConfig, TemporalEngine};
-use workflows::{ActivityEnv, Registry, WorkflowMetrics};
+use workflows::{ActivityEnv, ConnectorEnv, Registry, WorkflowMetrics};
 
 /// The engine the app uses, and what to stop when the server stops.
 pub struct Running {
@@ -52,6 +52,7 @@ pub async fn start(
     config: &Config,
     store: &Store,
     parts: EngineParts,
+    connectors: ConnectorEnv,
     tasks: &TaskTracker,
     stop: &CancellationToken,
 ) -> anyhow::Result<Running> {
@@ -61,6 +62,7 @@ pub async fn start(
     let env = ActivityEnv {
         store: store.clone(),
         data_dir: config.data_dir.clone(),
+        connectors: Some(connectors),
     };
     // A registry without the purge (a test's own) gets no purge schedule.
     let purge = parts
@@ -151,6 +153,10 @@ pub async fn worker(
     let env = ActivityEnv {
         store: store.clone(),
         data_dir: config.data_dir.clone(),
+        connectors: Some(ConnectorEnv {
+            secrets: config.secret_store(store)?,
+            registry: config.connectors(),
+        }),
     };
     workflows::temporal::run_worker(
         &config.temporal.client_config(),

@@ -91,7 +91,27 @@ impl App {
         let engine_parts = parts
             .engine
             .unwrap_or_else(|| EngineParts::configured(&config));
-        let running = engine::start(&config, &store, engine_parts, &tasks, &stop).await?;
+        let secret_store = match parts.secrets {
+            Some(backend) => secrets::open(
+                &backend,
+                &store,
+                Duration::from_secs(config.secrets.cache_ttl_secs),
+            )?,
+            None => config.secret_store(&store)?,
+        };
+        let connectors = config.connectors();
+        let running = engine::start(
+            &config,
+            &store,
+            engine_parts,
+            workflows::ConnectorEnv {
+                secrets: secret_store.clone(),
+                registry: connectors.clone(),
+            },
+            &tasks,
+            &stop,
+        )
+        .await?;
         if let Some(path) = &config.ai.prices_file {
             let raw = std::fs::read_to_string(path)
                 .with_context(|| format!("ai.prices_file: cannot read {}", path.display()))?;
@@ -109,17 +129,11 @@ impl App {
             store.clone(),
             settings,
             email,
-            match parts.secrets {
-                Some(backend) => secrets::open(
-                    &backend,
-                    &store,
-                    Duration::from_secs(config.secrets.cache_ttl_secs),
-                )?,
-                None => config.secret_store(&store)?,
-            },
+            secret_store,
             config.key_checker(),
             running.workflows.clone(),
-        );
+        )
+        .with_connectors(connectors);
         let state = match &config.redis.url {
             Some(url) => {
                 let ledger = store::redis_ledger::RedisLedger::connect(

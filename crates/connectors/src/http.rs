@@ -73,6 +73,11 @@ impl Http {
         Self { out, retry }
     }
 
+    /// Where calls may go.
+    pub fn policy(&self) -> &outbound::Policy {
+        self.out.policy()
+    }
+
     /// Sends the request `build` makes (once per attempt) and returns the
     /// first answer that is neither a 429 nor a 5xx, or the normalised
     /// error once the attempts are spent.

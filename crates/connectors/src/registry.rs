@@ -30,6 +30,11 @@ impl Registry {
         }
     }
 
+    /// Where calls may go.
+    pub fn policy(&self) -> &outbound::Policy {
+        self.http.policy()
+    }
+
     /// Every connector's description, in registration order.
     pub fn specs(&self) -> impl Iterator<Item = &'static Spec> + '_ {
         self.connectors.iter().map(|c| c.spec())

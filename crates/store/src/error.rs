@@ -12,6 +12,9 @@ pub enum StoreError {
     /// The record does not exist (or belongs to another tenant).
     #[error("not found")]
     NotFound,
+    /// A value the caller gave is unusable (a cursor from elsewhere).
+    #[error("{0}")]
+    Invalid(String),
     /// Configuration is wrong (bad URL, unsupported backend).
     #[error("database configuration: {0}")]
     Config(String),

@@ -289,6 +289,7 @@ mod row_level_security {
             "memberships",
             "idempotency_keys",
             "connector_configs",
+            "connector_records",
             "agent_configs",
             "knowledge_base",
         ] {

@@ -199,6 +199,7 @@ impl TestApp {
                 registry.clone(),
                 db.config.clone(),
                 data_dir.path().to_path_buf(),
+                Some(backend.clone()),
             )
         });
         let mut built = bizosaas::App::build_with(

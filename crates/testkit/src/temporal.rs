@@ -25,7 +25,8 @@ pub struct WorkerThread {
 
 impl WorkerThread {
     /// Starts a worker for `registry`, its activities writing to the
-    /// database at `db` and to `data_dir`. It has a runtime and a
+    /// database at `db` and to `data_dir`, reading connections' credentials
+    /// from `secrets` (without it, it runs no connector syncs). It has a runtime and a
     /// connection pool of its own, as a worker process would, so it outlives
     /// the test's runtime without touching it.
     pub fn spawn(
@@ -33,6 +34,7 @@ impl WorkerThread {
         registry: Arc<workflows::Registry>,
         db: store::DbConfig,
         data_dir: std::path::PathBuf,
+        secrets: Option<secrets::Backend>,
     ) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
         std::thread::spawn(move || {
@@ -44,7 +46,24 @@ impl WorkerThread {
                 let store = store::Store::connect(&db)
                     .await
                     .map_err(|e| e.to_string())?;
-                let env = workflows::ActivityEnv { store, data_dir };
+                let connectors = match secrets {
+                    Some(backend) => Some(workflows::ConnectorEnv {
+                        secrets: secrets::open(
+                            &backend,
+                            &store,
+                            std::time::Duration::from_secs(30),
+                        )
+                        .map_err(|e| e.to_string())?,
+                        // Test providers listen on loopback.
+                        registry: app::connectors::registry(true),
+                    }),
+                    None => None,
+                };
+                let env = workflows::ActivityEnv {
+                    store,
+                    data_dir,
+                    connectors,
+                };
                 workflows::temporal::run_worker(&config, registry, env, async move {
                     let _ = stopped.await;
                 })

@@ -49,3 +49,99 @@ impl WordPressSite {
             .await?)
     }
 }
+
+impl WordPressSite {
+    fn call(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .request(method, format!("{}/wp-json/wp/v2/{path}", self.url))
+            .basic_auth(&self.user, Some(&self.app_password))
+    }
+
+    /// Creates a post, page or media item directly (not through the platform).
+    pub async fn create(
+        &self,
+        resource: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let resp = self
+            .call(reqwest::Method::POST, resource)
+            .json(&body)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "creating in WordPress: {}",
+            resp.text().await?
+        );
+        Ok(resp.json().await?)
+    }
+
+    /// Changes an item directly.
+    pub async fn update(
+        &self,
+        resource: &str,
+        id: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<()> {
+        let resp = self
+            .call(reqwest::Method::POST, &format!("{resource}/{id}"))
+            .json(&body)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "updating in WordPress: {}",
+            resp.text().await?
+        );
+        Ok(())
+    }
+
+    /// Deletes an item directly, for good.
+    pub async fn delete(&self, resource: &str, id: &str) -> anyhow::Result<()> {
+        let resp = self
+            .call(
+                reqwest::Method::DELETE,
+                &format!("{resource}/{id}?force=true"),
+            )
+            .send()
+            .await?;
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "deleting in WordPress: {}",
+            resp.text().await?
+        );
+        Ok(())
+    }
+
+    /// A new application password of the admin's: `(uuid, password)`, to
+    /// revoke in a test without touching the one every test shares.
+    pub async fn new_app_password(&self, name: &str) -> anyhow::Result<(String, String)> {
+        let v = self
+            .create(
+                "users/me/application-passwords",
+                serde_json::json!({ "name": name }),
+            )
+            .await?;
+        Ok((
+            v["uuid"].as_str().unwrap_or_default().to_string(),
+            v["password"].as_str().unwrap_or_default().to_string(),
+        ))
+    }
+
+    /// Revokes an application password made by [`Self::new_app_password`].
+    pub async fn revoke_app_password(&self, uuid: &str) -> anyhow::Result<()> {
+        let resp = self
+            .call(
+                reqwest::Method::DELETE,
+                &format!("users/me/application-passwords/{uuid}"),
+            )
+            .send()
+            .await?;
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "revoking: {}",
+            resp.text().await?
+        );
+        Ok(())
+    }
+}

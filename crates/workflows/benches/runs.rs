@@ -51,6 +51,7 @@ async fn bench(db: Db) -> anyhow::Result<()> {
         workflows::ActivityEnv {
             store: store.clone(),
             data_dir: data.path().into(),
+            connectors: None,
         },
         RunnerConfig::default(),
         workflows::WorkflowMetrics::default(),

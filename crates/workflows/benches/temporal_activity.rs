@@ -66,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(registry),
         db.config.clone(),
         data.path().into(),
+        None,
     );
     let client = connect(&config).await.map_err(anyhow::Error::msg)?;
     let run = |n: u64, local: bool, i: usize| {
@@ -124,6 +125,7 @@ async fn main() -> anyhow::Result<()> {
         env: workflows::ActivityEnv {
             store,
             data_dir: data.path().into(),
+            connectors: None,
         },
         tenant: None,
         run_id: domain::RunId::new(),

@@ -12,6 +12,17 @@ pub struct ActivityEnv {
     pub store: Store,
     /// Where files (exports) are written.
     pub data_dir: PathBuf,
+    /// What connector syncs need (`None`: this worker runs none).
+    pub connectors: Option<ConnectorEnv>,
+}
+
+/// What connector syncs need besides the database.
+#[derive(Clone)]
+pub struct ConnectorEnv {
+    /// Where connections' credentials are.
+    pub secrets: std::sync::Arc<dyn domain::secrets::SecretStore>,
+    /// The connectors and their shared HTTP machinery.
+    pub registry: connectors::Registry,
 }
 
 /// One attempt of an activity.

@@ -21,7 +21,7 @@ pub mod builtin;
 pub mod embedded;
 pub mod temporal;
 
-pub use activity::{ActivityCtx, ActivityEnv};
+pub use activity::{ActivityCtx, ActivityEnv, ConnectorEnv};
 pub use cadence::{check as check_cadence, next_after};
 pub use context::{ActivityOptions, WorkflowCtx};
 pub use error::WorkflowError;

@@ -4,6 +4,7 @@ pub mod agents;
 pub mod audit_logs;
 pub mod auth;
 pub mod chat;
+pub mod connectors;
 pub mod docs;
 pub mod gateway;
 pub mod health;
@@ -69,6 +70,17 @@ pub fn api_v1() -> OpenApiRouter<App> {
         .routes(routes!(chat::reject))
         .routes(routes!(usage::report))
         .routes(routes!(usage::budget, usage::set_budget))
+        .routes(routes!(connectors::list))
+        .routes(routes!(connectors::show))
+        .routes(routes!(connectors::connect, connectors::disconnect))
+        .routes(routes!(connectors::schedule))
+        .routes(routes!(connectors::sync))
+        .routes(routes!(connectors::data, connectors::create))
+        .routes(routes!(
+            connectors::get,
+            connectors::update,
+            connectors::delete
+        ))
 }
 
 /// The OpenAI-compatible gateway (`/v1`), authenticated like the API but

@@ -1,6 +1,7 @@
-//! The platform's own workflows: maintenance and exports.
+//! The platform's own workflows: maintenance, exports and connector syncs.
 
 pub mod audit_export;
+pub mod connector_sync;
 pub mod maintenance;
 
 use crate::Registry;
@@ -10,5 +11,6 @@ pub fn registry() -> Registry {
     let mut r = Registry::new();
     maintenance::register(&mut r);
     audit_export::register(&mut r);
+    connector_sync::register(&mut r);
     r
 }
