@@ -20,7 +20,10 @@ use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use pages::{agents, audit, auth, byok, dashboard, sections, settings, usage, workflow_runs};
+use pages::{
+    agents, audit, auth, byok, connectors, dashboard, records, sections, settings, usage,
+    workflow_runs,
+};
 
 /// The portal's pages, with their own middleware (sessions' CSRF cookie,
 /// error pages, security headers), for the binary to serve beside the API.
@@ -85,8 +88,24 @@ pub fn pages(state: App, sso: ::auth::sso::Sso) -> Router<App> {
         )
         .route("/ai-agents/usage", get(usage::show))
         .route("/ai-agents/usage/budget", post(usage::set_budget))
-        .route("/dashboard/connectors", get(sections::connectors))
-        .route("/dashboard/connectors/{id}", get(sections::connector))
+        .route("/dashboard/connectors", get(connectors::list))
+        .route("/dashboard/connectors/{id}", get(connectors::show))
+        .route(
+            "/dashboard/connectors/{id}/connect",
+            post(connectors::connect),
+        )
+        .route(
+            "/dashboard/connectors/{id}/sync/{resource}",
+            post(connectors::sync),
+        )
+        .route(
+            "/dashboard/connectors/{id}/schedule",
+            post(connectors::schedule),
+        )
+        .route(
+            "/dashboard/connectors/{id}/disconnect",
+            post(connectors::disconnect),
+        )
         .route("/ai-agents/byok", get(byok::list).post(byok::add))
         .route("/ai-agents/byok/{service}/test", post(byok::test))
         .route("/ai-agents/byok/{service}/revoke", post(byok::revoke))
@@ -101,6 +120,25 @@ pub fn pages(state: App, sso: ::auth::sso::Sso) -> Router<App> {
         .route("/auth/sso/{provider}/callback", get(sso::callback))
         .route("/assets/{name}", get(assets::serve))
         .route("/favicon.ico", get(assets::favicon));
+    for tab in records::TABS {
+        r = r
+            .route(
+                tab.href,
+                if tab.href == "/content/media" {
+                    get(records::list).post(records::upload)
+                } else {
+                    get(records::list).post(records::create)
+                },
+            )
+            .route(
+                &format!("{}/{{id}}", tab.href),
+                get(records::show).post(records::save),
+            )
+            .route(
+                &format!("{}/{{id}}/delete", tab.href),
+                post(records::delete),
+            );
+    }
     for p in nav::pending_pages() {
         r = r.route(p.href, get(sections::pending));
     }

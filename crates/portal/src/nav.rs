@@ -103,27 +103,9 @@ pub const SECTIONS: &[Section] = &[
         href: "/content/pages",
         label: "Content",
         pages: &[
-            pending(
-                "/content/pages",
-                "Pages",
-                "The pages of your WordPress site, to read and edit here.",
-                CONNECT_FIRST,
-                CONNECTORS,
-            ),
-            pending(
-                "/content/posts",
-                "Posts",
-                "The posts of your WordPress site, to write, edit and publish here.",
-                CONNECT_FIRST,
-                CONNECTORS,
-            ),
-            pending(
-                "/content/media",
-                "Media",
-                "Your WordPress media library, with uploads.",
-                CONNECT_FIRST,
-                CONNECTORS,
-            ),
+            built("/content/pages", "Pages"),
+            built("/content/posts", "Posts"),
+            built("/content/media", "Media"),
         ],
     },
     Section {

@@ -112,6 +112,29 @@ pub async fn csrf_cookie(
     res
 }
 
+/// The CSRF check of a multipart form (an upload), whose token arrives
+/// among its fields rather than before them.
+pub struct CsrfGuard {
+    csrf: Csrf,
+    had_cookie: bool,
+}
+
+impl CsrfGuard {
+    /// Checks the token the form carried.
+    pub fn check(&self, submitted: &str) -> Result<(), PageError> {
+        self.csrf.check(submitted, self.had_cookie)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CsrfGuard {
+    type Rejection = PageError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let csrf = Csrf::from_request_parts(parts, state).await?;
+        let had_cookie = parts.extensions.get::<HadCsrfCookie>().is_some_and(|h| h.0);
+        Ok(Self { csrf, had_cookie })
+    }
+}
+
 /// A submitted form whose CSRF token has been checked against the cookie:
 /// the one place every state-changing form is guarded.
 pub struct CheckedForm<T>(pub T);

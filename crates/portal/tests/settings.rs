@@ -281,9 +281,9 @@ async fn a_section_not_built_yet_says_what_it_will_hold(db: Db) -> Result<()> {
     let app = TestApp::spawn(db).await?;
     let acme = app.tenant("Acme").await?;
     let b = signed_in(&app, acme.id, "mia@acme.io", Role::Member).await?;
-    let page = b.get("/content/pages").await?;
+    let page = b.get("/crm/contacts").await?;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("The pages of your WordPress site"));
+    assert!(page.body.contains("Contacts from Zoho CRM"));
     for (path, says) in [
         ("/settings/integrations", "Outgoing webhooks"),
         ("/settings/billing", "invoices will show here"),

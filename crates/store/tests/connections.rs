@@ -47,7 +47,14 @@ fn record(id: u32, title: &str, minutes_ago: i64) -> NewRecord {
     NewRecord {
         external_id: id.to_string(),
         title: title.into(),
-        status: Some(if id.is_multiple_of(2) { "publish" } else { "draft" }.into()),
+        status: Some(
+            if id.is_multiple_of(2) {
+                "publish"
+            } else {
+                "draft"
+            }
+            .into(),
+        ),
         fields: Map::from_iter([("slug".to_string(), json!(format!("slug-{id}")))]),
         raw: json!({ "id": id }),
         remote_updated_at: Some(Utc::now() - TimeDelta::minutes(minutes_ago)),

@@ -120,6 +120,37 @@ impl Browser {
         self.post(action, &all).await
     }
 
+    /// Opens `page`, then uploads a file to `action` as a multipart form
+    /// with the page's CSRF token and `fields`.
+    pub async fn upload(
+        &self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+        file: (&str, &str, Vec<u8>),
+    ) -> anyhow::Result<Page> {
+        let csrf = self.get(page).await?.csrf()?;
+        let mut form = reqwest::multipart::Form::new().text("csrf", csrf);
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let (name, mime, bytes) = file;
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes)
+                .file_name(name.to_string())
+                .mime_str(mime)?,
+        );
+        Self::page(
+            self.client
+                .post(format!("{}{action}", self.base))
+                .multipart(form)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
     /// Signs in through the login form.
     pub async fn sign_in(&self, email: &str, password: &str) -> anyhow::Result<Page> {
         self.submit(

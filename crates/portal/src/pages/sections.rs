@@ -1,11 +1,10 @@
 //! The plan's pages whose capability has not landed yet, each with its
-//! honest empty state, and the connector catalogue.
+//! honest empty state.
 
-use crate::nav::{self, ConnectorEntry, Page, CONNECTOR_CATALOGUE};
+use crate::nav::{self, Page};
 use crate::render::{page, Chrome, PageError};
 use crate::session::{Csrf, SignedIn};
 use askama::Template;
-use axum::extract::Path;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 
@@ -37,47 +36,6 @@ pub async fn pending(uri: Uri, user: SignedIn, csrf: Csrf) -> Result<Response, P
             holds: p.holds,
             next_step: p.next_step,
             next_href: p.next_href,
-        },
-    ))
-}
-
-#[derive(Template)]
-#[template(path = "connectors.html")]
-struct ConnectorsPage {
-    chrome: Chrome,
-    connectors: &'static [ConnectorEntry],
-}
-
-/// `GET /dashboard/connectors`: every connector and its status.
-pub async fn connectors(user: SignedIn, csrf: Csrf) -> Response {
-    page(
-        StatusCode::OK,
-        &ConnectorsPage {
-            chrome: Chrome::new("Connectors", &csrf.0, Some(user.profile), "connectors"),
-            connectors: CONNECTOR_CATALOGUE,
-        },
-    )
-}
-
-#[derive(Template)]
-#[template(path = "connector.html")]
-struct ConnectorPage {
-    chrome: Chrome,
-    connector: &'static ConnectorEntry,
-}
-
-/// `GET /dashboard/connectors/{id}`: one connector.
-pub async fn connector(
-    user: SignedIn,
-    csrf: Csrf,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    let connector = nav::connector(&id).ok_or(PageError::NotFound)?;
-    Ok(page(
-        StatusCode::OK,
-        &ConnectorPage {
-            chrome: Chrome::new(connector.name, &csrf.0, Some(user.profile), "connectors"),
-            connector,
         },
     ))
 }

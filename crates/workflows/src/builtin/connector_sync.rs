@@ -119,7 +119,10 @@ pub async fn sync<C: WorkflowCtx>(ctx: &C, input: SyncInput) -> Result<SyncRepor
             ctx.progress(Progress {
                 done: records,
                 total: out.total,
-                note: Some(format!("{pages} pages, {records} {}", input.resource)),
+                note: Some(format!(
+                    "{records} {} synced, {pages} batches fetched",
+                    input.resource
+                )),
             })
             .await?;
             match out.next {
