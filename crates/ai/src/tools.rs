@@ -1,8 +1,12 @@
-//! The tools an agent may be given, declared with JSON Schema. These are
-//! the built-in ones, which need no connector; connector actions join
-//! them with the connectors issue. The two that need nothing of the
-//! platform run here ([`run_pure`]); the audit-log search runs in the
+//! The tools an agent may be given, declared with JSON Schema: the
+//! built-in ones, which need no connector, and connector actions, offered
+//! only to agents whose workspace has the connection. The two that need
+//! nothing of the platform run here ([`run_pure`]); the rest run in the
 //! application layer, which holds the caller's scope.
+//!
+//! Names use `_` where the connector framework's names use `.`
+//! (`wordpress_create_post` for `wordpress.create_post`): OpenAI and
+//! Anthropic both accept only `[a-zA-Z0-9_-]` in a tool's name.
 
 use domain::llm::ToolSpec;
 use serde_json::json;
@@ -16,6 +20,9 @@ pub struct ToolInfo {
     /// Whether it changes anything outside the platform (and so waits for
     /// a member's approval before it runs).
     pub changes_outside: bool,
+    /// The connector it acts through, if any: offered only while the
+    /// workspace has that connection.
+    pub connector: Option<&'static str>,
 }
 
 /// Every tool.
@@ -29,6 +36,12 @@ pub fn all() -> &'static [ToolInfo] {
                 parameters,
             },
             changes_outside: false,
+            connector: None,
+        };
+        let wordpress = |name: &str, description: &str, changes_outside, parameters| ToolInfo {
+            changes_outside,
+            connector: Some("wordpress"),
+            ..tool(name, description, parameters)
         };
         vec![
             tool(
@@ -65,6 +78,39 @@ pub fn all() -> &'static [ToolInfo] {
                     "since": {"type": "string", "format": "date-time"},
                     "limit": {"type": "integer", "minimum": 1, "maximum": 50}
                 }, "additionalProperties": false}),
+            ),
+            wordpress(
+                "wordpress_list_posts",
+                "Lists the posts of the workspace's WordPress site (as last synced), newest first: id, title, status, link.",
+                false,
+                json!({"type": "object", "properties": {
+                    "search": {"type": "string", "description": "words in the title or excerpt"},
+                    "status": {"type": "string", "enum": ["publish", "draft", "pending", "private", "future"]},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 50}
+                }, "additionalProperties": false}),
+            ),
+            wordpress(
+                "wordpress_create_post",
+                "Creates a post on the workspace's WordPress site, as a draft unless told otherwise. Waits for the member's approval unless the agent may act without asking.",
+                true,
+                json!({"type": "object", "properties": {
+                    "title": {"type": "string", "maxLength": 300},
+                    "content": {"type": "string", "description": "HTML"},
+                    "excerpt": {"type": "string"},
+                    "status": {"type": "string", "enum": ["draft", "publish", "pending", "private"]}
+                }, "required": ["title", "content"], "additionalProperties": false}),
+            ),
+            wordpress(
+                "wordpress_update_post",
+                "Changes a post on the workspace's WordPress site: its title, content, excerpt or status. Waits for the member's approval unless the agent may act without asking.",
+                true,
+                json!({"type": "object", "properties": {
+                    "id": {"type": "string", "description": "the post's id, from wordpress_list_posts"},
+                    "title": {"type": "string", "maxLength": 300},
+                    "content": {"type": "string", "description": "HTML"},
+                    "excerpt": {"type": "string"},
+                    "status": {"type": "string", "enum": ["draft", "publish", "pending", "private"]}
+                }, "required": ["id"], "additionalProperties": false}),
             ),
         ]
     })

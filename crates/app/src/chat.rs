@@ -559,6 +559,8 @@ pub(crate) async fn run_tool(p: &Prepared, call: &ToolCall) -> Result<String, Ap
         audit_search(p, &call.arguments).await?
     } else if call.name == "send_email" {
         send_email(p, &call.arguments).await
+    } else if ai::tools::find(&call.name).is_some_and(|t| t.connector.is_some()) {
+        crate::connectors::run_tool(&p.state, &p.scope, &call.name, &call.arguments).await?
     } else {
         Err(format!("there is no tool named `{}`", call.name))
     };
@@ -641,12 +643,16 @@ async fn audit_search(p: &Prepared, args: &Value) -> Result<Result<String, Strin
 pub async fn run(p: Prepared, events: mpsc::Sender<ChatEvent>) -> Result<ChatReply, AppError> {
     let started = Instant::now();
     let service = p.agent.config.provider.clone();
+    // A connector's tools are offered only while the workspace has it.
+    let connected = crate::connectors::connected(&p.state, &p.scope).await?;
     let tools: Vec<_> = p
         .agent
         .config
         .tools
         .iter()
-        .filter_map(|t| ai::tools::find(t).map(|i| i.spec.clone()))
+        .filter_map(|t| ai::tools::find(t))
+        .filter(|i| i.connector.is_none_or(|c| connected.iter().any(|m| m == c)))
+        .map(|i| i.spec.clone())
         .collect();
     let budget = DEFAULT_CONTEXT_TOKENS.saturating_sub(
         p.agent.config.max_tokens as usize + p.agent.config.full_prompt().len() / 4,

@@ -730,6 +730,19 @@ pub async fn change(
     change: Change<'_>,
 ) -> Result<Option<RecordView>, AppError> {
     let scope = access::require(who, Scope::Write)?;
+    change_for(state, &scope, origin, id, resource, change).await
+}
+
+/// [`change`] for a caller whose right to write was checked already (an
+/// agent's tool, run for the member it answers).
+async fn change_for(
+    state: &App,
+    scope: &TenantScope,
+    origin: RequestOrigin,
+    id: &str,
+    resource: &str,
+    change: Change<'_>,
+) -> Result<Option<RecordView>, AppError> {
     let connector = connector_of(state, id)?;
     let spec = connector.spec();
     let res = resource_of(spec, resource)?;
@@ -751,7 +764,7 @@ pub async fn change(
             ));
         }
     }
-    let conn = connection_of(state, &scope, id).await?;
+    let conn = connection_of(state, scope, id).await?;
     if conn.status == ConnectionStatus::NeedsReconnect {
         return Err(needs_reconnect(spec));
     }
@@ -773,7 +786,7 @@ pub async fn change(
         Ok(d) => d,
         Err(e) => {
             if e.needs_reconnect() {
-                mark_needs_reconnect(state, &scope, conn.id, &e).await;
+                mark_needs_reconnect(state, scope, conn.id, &e).await;
                 return Err(needs_reconnect(spec));
             }
             return Err(call_error(e));
@@ -785,7 +798,7 @@ pub async fn change(
         (None, Change::Delete(ext)) | (None, Change::Update(ext, _)) => ext.to_string(),
         (None, Change::Create(_)) => String::new(),
     };
-    let mut tx = state.store.write(&scope).await?;
+    let mut tx = state.store.write(scope).await?;
     match &done {
         Some(r) => {
             synced::upsert(
@@ -886,4 +899,165 @@ fn call_error(e: ConnectorError) -> AppError {
             AppError::Unavailable(format!("{e}; nothing was changed here, try again"))
         }
     }
+}
+
+/// The connectors the workspace has working connections to: their tools
+/// are offered to its agents.
+pub(crate) async fn connected(state: &App, scope: &TenantScope) -> Result<Vec<String>, AppError> {
+    let mut tx = state.store.read(scope).await?;
+    let made = connections::list(&mut tx).await?;
+    tx.commit().await?;
+    Ok(made
+        .into_iter()
+        .filter(|c| c.status == ConnectionStatus::Connected)
+        .map(|c| c.connector)
+        .collect())
+}
+
+/// Runs a connector tool for an agent of the workspace. `Ok(Err(_))` is a
+/// refusal the model reads and may correct (a bad argument, the tool's own
+/// validation, the connection gone); `Err(_)` a failure of the platform.
+pub(crate) async fn run_tool(
+    state: &App,
+    scope: &TenantScope,
+    name: &str,
+    args: &Value,
+) -> Result<Result<String, String>, AppError> {
+    let text = |k: &str| args.get(k).and_then(Value::as_str);
+    let outcome = match name {
+        "wordpress_list_posts" => {
+            let limit = args
+                .get("limit")
+                .and_then(Value::as_u64)
+                .unwrap_or(10)
+                .clamp(1, 50) as u32;
+            list_for_tool(
+                state,
+                scope,
+                "wordpress",
+                "posts",
+                text("search"),
+                text("status"),
+                limit,
+            )
+            .await
+        }
+        "wordpress_create_post" => {
+            let mut body = serde_json::Map::new();
+            for k in ["title", "content", "excerpt", "status"] {
+                if let Some(v) = text(k) {
+                    body.insert(k.into(), json!(v));
+                }
+            }
+            body.entry("status").or_insert(json!("draft"));
+            let body = Value::Object(body);
+            change_for(
+                state,
+                scope,
+                RequestOrigin::default(),
+                "wordpress",
+                "posts",
+                Change::Create(&body),
+            )
+            .await
+            .map(|r| described(r, "created"))
+        }
+        "wordpress_update_post" => {
+            let Some(id) = text("id") else {
+                return Ok(Err(
+                    "`id` is required: the post's id from wordpress_list_posts".into(),
+                ));
+            };
+            let mut body = serde_json::Map::new();
+            for k in ["title", "content", "excerpt", "status"] {
+                if let Some(v) = text(k) {
+                    body.insert(k.into(), json!(v));
+                }
+            }
+            if body.is_empty() {
+                return Ok(Err(
+                    "give at least one of title, content, excerpt or status to change".into(),
+                ));
+            }
+            let body = Value::Object(body);
+            change_for(
+                state,
+                scope,
+                RequestOrigin::default(),
+                "wordpress",
+                "posts",
+                Change::Update(id, &body),
+            )
+            .await
+            .map(|r| described(r, "updated"))
+        }
+        other => return Ok(Err(format!("there is no connector tool named `{other}`"))),
+    };
+    match outcome {
+        Ok(text) => Ok(Ok(text)),
+        Err(AppError::Internal(m)) => Err(AppError::Internal(m)),
+        Err(AppError::Validation { detail, errors }) if !errors.is_empty() => Ok(Err(format!(
+            "{detail} ({})",
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))),
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}
+
+fn described(r: Option<RecordView>, verb: &str) -> String {
+    match r {
+        Some(r) => json!({
+            "result": verb,
+            "id": r.external_id,
+            "title": r.title,
+            "status": r.status,
+            "link": r.fields.get("link"),
+        })
+        .to_string(),
+        None => verb.to_string(),
+    }
+}
+
+async fn list_for_tool(
+    state: &App,
+    scope: &TenantScope,
+    connector: &str,
+    resource: &str,
+    search: Option<&str>,
+    status: Option<&str>,
+    limit: u32,
+) -> Result<String, AppError> {
+    let conn = connection_of(state, scope, connector).await?;
+    let mut tx = state.store.read(scope).await?;
+    let page = synced::list(
+        &mut tx,
+        conn.id,
+        resource,
+        &Query {
+            search: search.map(str::to_string),
+            status: status.map(str::to_string),
+            limit,
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let rows: Vec<Value> = page
+        .items
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.external_id,
+                "title": r.title,
+                "status": r.status,
+                "link": r.fields.get("link"),
+                "modified": r.remote_updated_at,
+            })
+        })
+        .collect();
+    Ok(Value::Array(rows).to_string())
 }
