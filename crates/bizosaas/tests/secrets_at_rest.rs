@@ -1,8 +1,10 @@
-//! Provider keys never rest in plain text: after the real binary stored
-//! OpenAI, Anthropic and OpenRouter keys (local sealed store, and OpenBao),
-//! no key string is in any table or column of the database, as text or as
-//! bytes, nor in the database files, nor anywhere in the server's log output
-//! (at debug level). With OpenBao the keys are readable at their paths.
+//! Provider keys and connector credentials never rest in plain text: after
+//! the real binary stored OpenAI, Anthropic and OpenRouter keys and
+//! connected the real WordPress with an application password, then synced
+//! from it (local sealed store, and OpenBao), no secret string is in any
+//! table or column of the database, as text or as bytes, nor in the
+//! database files, nor anywhere in the server's log output (at debug
+//! level). With OpenBao they are readable at their paths.
 
 use anyhow::{Context, Result};
 use sqlx::{Column, Row};
@@ -88,8 +90,19 @@ fn stop(mut child: Child) -> Result<String> {
     Ok(logs)
 }
 
+/// The WordPress application password this process connected with (its
+/// spaces included, as given, and without them, as WordPress reads it).
+static CONNECTION_SECRET: std::sync::OnceLock<[String; 2]> = std::sync::OnceLock::new();
+
 fn find_keys(haystack: &[u8], place: &str) -> Result<()> {
-    for (_, key) in KEYS {
+    let connection = CONNECTION_SECRET
+        .get()
+        .map(|s| s.iter().map(String::as_str).collect::<Vec<_>>());
+    for key in KEYS
+        .iter()
+        .map(|(_, k)| *k)
+        .chain(connection.unwrap_or_default())
+    {
         let found = haystack.windows(key.len()).any(|w| w == key.as_bytes());
         anyhow::ensure!(!found, "{key} found in {place}");
     }
@@ -161,6 +174,11 @@ async fn no_key_rests_in_plain_text(db: Db, vault: Option<TestVault>) -> Result<
     let sim = ProviderSim::start().await?;
     let e = sim.endpoints();
     let mut env = vec![
+        // The test WordPress listens on loopback.
+        (
+            "BIZOS_AI_ALLOW_PRIVATE_ENDPOINTS".to_string(),
+            "true".to_string(),
+        ),
         ("BIZOS_AI_OPENAI_BASE_URL".to_string(), e.openai),
         ("BIZOS_AI_ANTHROPIC_BASE_URL".to_string(), e.anthropic),
         ("BIZOS_AI_OPENROUTER_BASE_URL".to_string(), e.openrouter),
@@ -209,6 +227,65 @@ async fn no_key_rests_in_plain_text(db: Db, vault: Option<TestVault>) -> Result<
             tested.text().await?
         );
     }
+    let site = testkit::wordpress::WordPressSite::from_env();
+    let (app_password_id, app_password) = site.new_app_password("secrets at rest").await?;
+    CONNECTION_SECRET
+        .set([app_password.clone(), app_password.replace(' ', "")])
+        .ok();
+    let mut fields = site.connect_fields();
+    fields["application_password"] = serde_json::json!(app_password);
+    let connected = http
+        .post(format!("{base}/api/v1/connectors/wordpress/connect"))
+        .bearer_auth(&token)
+        .json(&fields)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        connected.status() == 200,
+        "connect: {}",
+        connected.text().await?
+    );
+    let connected_body = connected.text().await?;
+    find_keys(connected_body.as_bytes(), "the connect answer")?;
+    let run: serde_json::Value = http
+        .post(format!(
+            "{base}/api/v1/connectors/wordpress/sync/media?full=true"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let run_id = run["id"].as_str().context("a sync run")?.to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let d: serde_json::Value = http
+            .get(format!("{base}/api/v1/workflows/{run_id}"))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if d["status"] == "succeeded" {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline && d["status"] != "failed",
+            "sync: {d:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let connection: serde_json::Value = http
+        .get(format!("{base}/api/v1/connectors/wordpress"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let connection_id = connection["connection"]["id"]
+        .as_str()
+        .context("connected")?
+        .to_string();
     let listed = http
         .get(format!("{base}/api/v1/vault/keys"))
         .bearer_auth(&token)
@@ -246,7 +323,13 @@ async fn no_key_rests_in_plain_text(db: Db, vault: Option<TestVault>) -> Result<
                 key
             );
         }
+        let path = format!("tenants/{tenant_id}/connections/{connection_id}");
+        assert_eq!(
+            v.read(&path).await?.context("readable at its path")?["application_password"],
+            app_password.as_str()
+        );
     }
+    site.revoke_app_password(&app_password_id).await?;
     Ok(())
 }
 

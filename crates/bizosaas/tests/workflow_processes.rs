@@ -1,6 +1,8 @@
 //! Workflows across `serve` processes: one killed with SIGKILL in the middle
-//! of an activity (the next finishes the run, each effect exactly once), and
-//! two sharing a database (a schedule fires once per period).
+//! of an activity (the next finishes the run, each effect exactly once), a
+//! connector sync killed mid-page (the next resumes after the last page it
+//! committed, storing nothing twice), and two sharing a database (a
+//! schedule fires once per period).
 
 use anyhow::{bail, Context, Result};
 use reqwest::Client;
@@ -268,6 +270,161 @@ async fn a_temporal_run_survives_its_worker_being_killed_mid_activity() -> Resul
     Ok(())
 }
 
+/// Connects the real WordPress, behind a forwarder that answers each call
+/// late, and starts a full sync of its posts; returns the run's id.
+async fn start_slow_sync(client: &Client, base: &str, token: &str, slow: &str) -> Result<String> {
+    let site = testkit::wordpress::WordPressSite::from_env();
+    let mut fields = site.connect_fields();
+    fields["site_url"] = json!(slow);
+    client
+        .post(format!("{base}/api/v1/connectors/wordpress/connect"))
+        .bearer_auth(token)
+        .json(&fields)
+        .send()
+        .await?
+        .error_for_status()?;
+    let run: Value = client
+        .post(format!(
+            "{base}/api/v1/connectors/wordpress/sync/posts?full=true"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(run["id"].as_str().unwrap().to_string())
+}
+
+fn sync_pages_in(d: &Value, status: &str) -> usize {
+    d["steps"].as_array().map_or(0, |s| {
+        s.iter()
+            .filter(|s| s["name"] == "connector.sync_page" && s["status"] == status)
+            .count()
+    })
+}
+
+/// Every seeded post is stored once, and the pages committed before the
+/// kill were fetched once.
+async fn assert_synced_once(client: &Client, base: &str, token: &str, d: &Value) -> Result<()> {
+    assert_eq!(d["status"], "succeeded", "{d:#}");
+    let attempts: Vec<usize> = d["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["attempts"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(
+        attempts.iter().filter(|&&n| n > 1).count(),
+        1,
+        "only the page in flight at the kill was fetched again: {d:#}"
+    );
+    assert!(attempts.iter().all(|&n| n <= 2), "{attempts:?}");
+    let mut titles = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page: Value = client
+            .get(format!(
+                "{base}/api/v1/connectors/wordpress/data/posts?q=seeded+post&limit=200{cursor}"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        for r in page["items"].as_array().unwrap() {
+            titles.push(r["title"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(titles.len(), 300, "every seeded post");
+    titles.sort();
+    titles.dedup();
+    assert_eq!(titles.len(), 300, "none twice");
+    Ok(())
+}
+
+async fn a_sync_killed_mid_page_resumes_after_its_last_committed_page(db: Db) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let db = TestDb::create(db).await?;
+    admin(&data, &db, &["create-tenant", "--name", "Acme"])?;
+    let token = admin(&data, &db, &["create-token", "--tenant", "acme"])?;
+    let client = Client::new();
+    let site = testkit::wordpress::WordPressSite::from_env();
+    let slow = testkit::slow_http::SlowHttp::start(&site.url, Duration::from_millis(700)).await?;
+    let private = |mut c: Command| {
+        c.env("BIZOS_AI_ALLOW_PRIVATE_ENDPOINTS", "true");
+        c
+    };
+    let (mut first, base) = serve_with(private(command(&data, &db)))?;
+    let id = start_slow_sync(&client, &base, &token, slow.url()).await?;
+    // Two pages committed and the third in flight: kill it there.
+    run_until(&client, &base, &token, &id, 30, |d| {
+        sync_pages_in(d, "succeeded") >= 2 && sync_pages_in(d, "running") == 1
+    })
+    .await?;
+    first.kill()?;
+    first.wait()?;
+
+    let (mut second, base) = serve_with(private(command(&data, &db)))?;
+    let d = run_until(&client, &base, &token, &id, 60, |d| {
+        ["succeeded", "failed", "cancelled"].contains(&d["status"].as_str().unwrap_or(""))
+    })
+    .await?;
+    assert_synced_once(&client, &base, &token, &d).await?;
+    second.kill()?;
+    second.wait()?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_temporal_sync_killed_mid_page_resumes_after_its_last_committed_page() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let db = TestDb::create(Db::Sqlite).await?;
+    let queue = format!("bizosaas-test-sync-{}", std::process::id());
+    admin(&data, &db, &["create-tenant", "--name", "Acme"])?;
+    let token = admin(&data, &db, &["create-token", "--tenant", "acme"])?;
+    let client = Client::new();
+    let site = testkit::wordpress::WordPressSite::from_env();
+    let slow = testkit::slow_http::SlowHttp::start(&site.url, Duration::from_millis(700)).await?;
+    let private = |mut c: Command| {
+        c.env("BIZOS_AI_ALLOW_PRIVATE_ENDPOINTS", "true");
+        c
+    };
+    let (mut server, base) = serve_with(private(on_temporal(command(&data, &db), &queue)))?;
+    let spawn_worker = || -> Result<Child> {
+        Ok(private(on_temporal(command(&data, &db), &queue))
+            .arg("worker")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?)
+    };
+    let mut first = spawn_worker()?;
+    let id = start_slow_sync(&client, &base, &token, slow.url()).await?;
+    run_until(&client, &base, &token, &id, 60, |d| {
+        sync_pages_in(d, "succeeded") >= 2 && sync_pages_in(d, "running") == 1
+    })
+    .await?;
+    first.kill()?;
+    first.wait()?;
+    let mut second = spawn_worker()?;
+    let d = run_until(&client, &base, &token, &id, 90, |d| {
+        ["succeeded", "failed", "cancelled"].contains(&d["status"].as_str().unwrap_or(""))
+    })
+    .await?;
+    assert_synced_once(&client, &base, &token, &d).await?;
+    for c in [&mut second, &mut server] {
+        c.kill()?;
+        c.wait()?;
+    }
+    Ok(())
+}
+
 /// The daily purge's firings, by their dedup keys (platform runs have no
 /// tenant, so they are read from the database directly).
 async fn purge_firings(data: &Path, db: &TestDb) -> Result<Vec<String>> {
@@ -319,5 +476,6 @@ async fn two_serve_processes_fire_a_schedule_once_per_period(db: Db) -> Result<(
 
 testkit::on_both_backends!(
     a_run_survives_its_serve_process_being_killed_mid_activity,
+    a_sync_killed_mid_page_resumes_after_its_last_committed_page,
     two_serve_processes_fire_a_schedule_once_per_period,
 );

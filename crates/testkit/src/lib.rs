@@ -15,6 +15,7 @@ pub mod llm_chat;
 pub mod oidc;
 mod outbox;
 pub mod proxy;
+pub mod slow_http;
 pub mod sse;
 pub mod temporal;
 pub mod vault;

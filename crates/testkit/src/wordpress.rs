@@ -119,7 +119,8 @@ impl WordPressSite {
         let v = self
             .create(
                 "users/me/application-passwords",
-                serde_json::json!({ "name": name }),
+                // WordPress wants every name unique; tests run side by side.
+                serde_json::json!({ "name": format!("{name} {}", uuid::Uuid::now_v7()) }),
             )
             .await?;
         Ok((
