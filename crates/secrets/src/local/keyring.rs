@@ -47,8 +47,9 @@ impl Keyring {
             KeySource::File(path) => {
                 if !path.exists() {
                     let key: KeyBytes = Zeroizing::new(Aes256Gcm::generate_key(OsRng).into());
-                    write_key_file(path, &[key])?;
-                    tracing::info!(path = %path.display(), "created the master key of the local secret store");
+                    if create_key_file(path, &[key])? {
+                        tracing::info!(path = %path.display(), "created the master key of the local secret store");
+                    }
                 }
                 check_permissions(path)?;
                 let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
@@ -133,17 +134,47 @@ pub fn drop_old_keys(path: &Path) -> Result<(), SecretsError> {
 /// Writes the keys to a new 0600 file beside `path` and renames it over, so
 /// a reader sees the old file or the new one, never half of one.
 fn write_key_file(path: &Path, keys: &[KeyBytes]) -> Result<(), SecretsError> {
-    let io = |e: std::io::Error| {
-        SecretsError::Config(format!(
-            "cannot write master key file {}: {e}",
-            path.display()
-        ))
-    };
+    let tmp = write_beside(path, keys)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        key_file_error(path, e)
+    })
+}
+
+/// Makes the key file on first start unless another process (a `serve` and
+/// a `worker` starting together) made it first, whose key then stands:
+/// two keys racing to be the one would leave values sealed with the loser
+/// unreadable. Returns whether this call made it.
+fn create_key_file(path: &Path, keys: &[KeyBytes]) -> Result<bool, SecretsError> {
+    let tmp = write_beside(path, keys)?;
+    // A hard link never replaces an existing file: exactly one wins.
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(key_file_error(path, e)),
+    }
+}
+
+fn key_file_error(path: &Path, e: std::io::Error) -> SecretsError {
+    SecretsError::Config(format!(
+        "cannot write master key file {}: {e}",
+        path.display()
+    ))
+}
+
+/// The keys in a new 0600 file of a name of its own beside `path`.
+fn write_beside(path: &Path, keys: &[KeyBytes]) -> Result<PathBuf, SecretsError> {
+    let io = |e| key_file_error(path, e);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let tmp = path.with_extension("key.new");
-    let _ = std::fs::remove_file(&tmp);
+    let tmp = path.with_extension(format!(
+        "key.new.{}.{}",
+        std::process::id(),
+        aes_gcm::aead::rand_core::RngCore::next_u32(&mut OsRng)
+    ));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -158,7 +189,7 @@ fn write_key_file(path: &Path, keys: &[KeyBytes]) -> Result<(), SecretsError> {
     }
     file.write_all(text.as_bytes()).map_err(io)?;
     file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    Ok(tmp)
 }
 
 fn check_permissions(path: &Path) -> Result<(), SecretsError> {
@@ -183,6 +214,32 @@ fn check_permissions(path: &Path) -> Result<(), SecretsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn processes_starting_together_on_a_fresh_data_dir_agree_on_one_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("master.key");
+            let ids: Vec<String> = std::thread::scope(|s| {
+                let racers: Vec<_> = (0..4)
+                    .map(|_| {
+                        let path = path.clone();
+                        s.spawn(move || {
+                            Keyring::load(&KeySource::File(path))
+                                .unwrap()
+                                .primary()
+                                .0
+                                .to_string()
+                        })
+                    })
+                    .collect();
+                racers.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+            let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+            assert_eq!(left.len(), 1, "no temporary file is left behind");
+        }
+    }
 
     #[test]
     fn the_key_file_is_created_once_with_mode_0600() {
