@@ -82,6 +82,23 @@ fn rule(method: &str, path: &str) -> Option<(Role, Value)> {
         ("post", "/api/v1/conversations/{id}/approvals/{approval_id}/reject") => {
             (Role::Viewer, none)
         }
+        ("get", "/api/v1/connectors") => (Role::Viewer, none),
+        ("get", "/api/v1/connectors/{id}") => (Role::Viewer, none),
+        ("post", "/api/v1/connectors/{id}/connect") => (Role::Admin, json!({})),
+        ("delete", "/api/v1/connectors/{id}/connect") => (Role::Admin, none),
+        ("put", "/api/v1/connectors/{id}/schedule") => {
+            (Role::Admin, json!({ "interval_minutes": null }))
+        }
+        ("post", "/api/v1/connectors/{id}/sync/{resource}") => (Role::Member, none),
+        ("get", "/api/v1/connectors/{id}/data/{resource}") => (Role::Viewer, none),
+        ("post", "/api/v1/connectors/{id}/data/{resource}") => {
+            (Role::Member, json!({ "title": "x" }))
+        }
+        ("get", "/api/v1/connectors/{id}/data/{resource}/{external_id}") => (Role::Viewer, none),
+        ("put", "/api/v1/connectors/{id}/data/{resource}/{external_id}") => {
+            (Role::Member, json!({ "title": "x" }))
+        }
+        ("delete", "/api/v1/connectors/{id}/data/{resource}/{external_id}") => (Role::Member, none),
         _ => return None,
     })
 }
@@ -172,7 +189,9 @@ async fn every_operation_admits_exactly_the_roles_its_rule_names(db: Db) -> Resu
                 .replace("{id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{user_id}", &uuid::Uuid::now_v7().to_string())
                 .replace("{approval_id}", &uuid::Uuid::now_v7().to_string())
-                .replace("{service}", "openrouter");
+                .replace("{service}", "openrouter")
+                .replace("{resource}", "posts")
+                .replace("{external_id}", "1");
             for role in ROLES {
                 let session = app
                     .member_session(acme.id, &format!("{role}@acme.io"))

@@ -674,6 +674,21 @@ async fn chatting_with_an_agent_streams_the_answer_and_shows_its_tools() -> Resu
     chrome.fill("message", "hello from the browser").await?;
     chrome.click("[data-send]").await?;
     said("You said: hello from the browser").await?;
+    // The answer shows before its stream has ended; Send is enabled again
+    // only then.
+    for _ in 0..100 {
+        let busy = chrome
+            .client
+            .execute(
+                "return document.querySelector('[data-send]').disabled",
+                vec![],
+            )
+            .await?;
+        if busy == serde_json::Value::Bool(false) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     chrome.fill("message", "call current_datetime {}").await?;
     chrome.click("[data-send]").await?;
     said("The tool said: 20").await?;
