@@ -131,6 +131,27 @@ async fn records_upserted_twice_are_stored_once_with_the_latest_values(db: Db) -
     Ok(())
 }
 
+async fn an_id_listed_twice_in_one_page_keeps_its_last_version(db: Db) -> Result<()> {
+    let test_db = TestDb::create(db).await?;
+    let store = test_db.store().await?;
+    let t = tenant(&store, "Acme").await?;
+    let conn = connection(&store, t).await?;
+    let page = vec![
+        record(1, "first", 2),
+        record(2, "other", 2),
+        record(1, "second", 1),
+    ];
+    upsert(&store, t, conn, &page, None).await?;
+    let mut tx = store.read(&Principal::operator(t).scope()).await?;
+    assert_eq!(
+        synced::get(&mut tx, conn, "posts", "1").await?.title,
+        "second"
+    );
+    tx.commit().await?;
+    assert_eq!(list(&store, t, conn, query()).await?.len(), 2);
+    Ok(())
+}
+
 async fn a_full_pass_buries_what_it_did_not_see_and_a_record_seen_again_revives(
     db: Db,
 ) -> Result<()> {
@@ -345,6 +366,7 @@ async fn deleting_a_connection_deletes_its_records(db: Db) -> Result<()> {
 testkit::on_both_backends!(
     a_tenant_connects_each_connector_once,
     records_upserted_twice_are_stored_once_with_the_latest_values,
+    an_id_listed_twice_in_one_page_keeps_its_last_version,
     a_full_pass_buries_what_it_did_not_see_and_a_record_seen_again_revives,
     the_high_water_mark_is_the_newest_provider_time,
     search_filters_and_sorts_page_without_gaps,
