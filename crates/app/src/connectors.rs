@@ -595,9 +595,11 @@ pub struct RecordView {
     /// The typed fields the tabs show.
     #[schema(value_type = Object)]
     pub fields: Map<String, Value>,
-    /// The provider's JSON as it came.
-    #[schema(value_type = Object)]
-    pub raw: Value,
+    /// The provider's JSON as it came (one record's read only; listings
+    /// leave it out).
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<Value>,
     /// When it last changed at the provider.
     pub remote_updated_at: Option<DateTime<Utc>>,
     /// When it was last synced or written through.
@@ -613,7 +615,7 @@ impl From<SyncedRecord> for RecordView {
             title: r.title,
             status: r.status,
             fields: r.fields,
-            raw: r.raw,
+            raw: (!r.raw.is_null()).then_some(r.raw),
             remote_updated_at: r.remote_updated_at,
             synced_at: r.synced_at,
             deleted: r.deleted,
@@ -837,7 +839,7 @@ async fn change_for(
         title: r.title,
         status: r.status,
         fields: r.fields,
-        raw: r.raw,
+        raw: Some(r.raw),
         remote_updated_at: r.updated_at,
         synced_at: now,
         deleted: false,

@@ -40,7 +40,8 @@ pub struct SyncedRecord {
     pub status: Option<String>,
     /// The typed fields.
     pub fields: Map<String, Value>,
-    /// The provider's JSON.
+    /// The provider's JSON (`null` in listings, which show the typed
+    /// fields: a provider's record can be large).
     pub raw: Value,
     /// When it last changed at the provider.
     pub remote_updated_at: Option<DateTime<Utc>>,
@@ -57,7 +58,7 @@ struct Row {
     title: String,
     status: Option<String>,
     fields: Json<Map<String, Value>>,
-    raw: Json<Value>,
+    raw: Option<Json<Value>>,
     remote_updated_at: Option<DateTime<Utc>>,
     updated_at: DateTime<Utc>,
     synced_at: DateTime<Utc>,
@@ -72,13 +73,18 @@ impl From<Row> for SyncedRecord {
             title: r.title,
             status: r.status,
             fields: r.fields.0,
-            raw: r.raw.0,
+            raw: r.raw.map_or(Value::Null, |j| j.0),
             remote_updated_at: r.remote_updated_at,
             synced_at: r.synced_at,
             deleted: r.deleted,
         }
     }
 }
+
+/// A listing's columns: a record without its provider JSON.
+const LISTED: &str =
+    "resource, external_id, title, status, fields, NULL AS raw, remote_updated_at, \
+    updated_at, synced_at, deleted";
 
 const COLUMNS: &str = "resource, external_id, title, status, fields, raw, remote_updated_at, \
     updated_at, synced_at, deleted";
@@ -426,7 +432,7 @@ pub async fn list(
         (">", "ASC")
     };
     let mut sql = format!(
-        "SELECT {COLUMNS} FROM connector_records WHERE tenant_id = $1 AND connection_id = $2 \
+        "SELECT {LISTED} FROM connector_records WHERE tenant_id = $1 AND connection_id = $2 \
          AND resource = $3 AND deleted = $4"
     );
     let mut n = 4;

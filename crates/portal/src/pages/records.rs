@@ -382,7 +382,8 @@ async fn record_page(
         connectors::record(state, &user.principal, tab.connector, tab.resource, id).await?;
     let content = record
         .raw
-        .pointer("/content/raw")
+        .as_ref()
+        .and_then(|r| r.pointer("/content/raw"))
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
