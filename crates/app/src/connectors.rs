@@ -311,20 +311,14 @@ pub async fn connect(
             None => {
                 connections::insert(
                     &mut tx,
-                    &Connection {
-                        id: conn_id,
-                        tenant_id: scope.tenant(),
-                        connector: id.into(),
-                        vault_path: path.as_str().into(),
-                        settings: settings.clone(),
-                        status: ConnectionStatus::Connected,
-                        last_error: None,
-                        last_sync_at: None,
-                        sync_status: None,
-                        sync_interval_minutes: None,
-                        created_at: now,
-                        updated_at: now,
-                    },
+                    &Connection::new(
+                        conn_id,
+                        scope.tenant(),
+                        id,
+                        path.as_str(),
+                        settings.clone(),
+                        now,
+                    ),
                 )
                 .await?;
                 "connector.connect"

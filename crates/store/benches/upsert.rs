@@ -9,7 +9,7 @@ use domain::validation::DisplayName;
 use domain::Principal;
 use serde_json::{json, Map};
 use std::time::Instant;
-use store::connections::{self, Connection, ConnectionStatus};
+use store::connections::{self, Connection};
 use store::synced::{self, NewRecord};
 use testkit::{Db, TestDb};
 use uuid::Uuid;
@@ -51,20 +51,14 @@ async fn bench(db: Db) -> anyhow::Result<()> {
     let mut tx = store.write(&scope).await?;
     connections::insert(
         &mut tx,
-        &Connection {
+        &Connection::new(
             id,
-            tenant_id: tenant,
-            connector: "shopify".into(),
-            vault_path: format!("tenants/{}/connections/{id}", tenant.as_uuid()),
-            settings: Map::new(),
-            status: ConnectionStatus::Connected,
-            last_error: None,
-            last_sync_at: None,
-            sync_status: None,
-            sync_interval_minutes: None,
-            created_at: now,
-            updated_at: now,
-        },
+            tenant,
+            "shopify",
+            &format!("tenants/{}/connections/{id}", tenant.as_uuid()),
+            Map::new(),
+            now,
+        ),
     )
     .await?;
     tx.commit().await?;

@@ -66,6 +66,33 @@ pub struct Connection {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Connection {
+    /// A connection made now, connected, never synced, not scheduled.
+    pub fn new(
+        id: Uuid,
+        tenant_id: TenantId,
+        connector: &str,
+        vault_path: &str,
+        settings: Map<String, Value>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            tenant_id,
+            connector: connector.into(),
+            vault_path: vault_path.into(),
+            settings,
+            status: ConnectionStatus::Connected,
+            last_error: None,
+            last_sync_at: None,
+            sync_status: None,
+            sync_interval_minutes: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,

@@ -5,7 +5,7 @@ use chrono::{TimeDelta, Utc};
 use domain::validation::DisplayName;
 use domain::{Principal, TenantId};
 use serde_json::{json, Map};
-use store::connections::{self, Connection, ConnectionStatus};
+use store::connections::{self, Connection};
 use store::synced::{self, NewRecord, Query, Sort};
 use store::{tenants, Store, StoreError};
 use testkit::{Db, TestDb};
@@ -23,20 +23,14 @@ async fn connection(store: &Store, t: TenantId) -> Result<Uuid> {
     let mut tx = store.write(&Principal::operator(t).scope()).await?;
     connections::insert(
         &mut tx,
-        &Connection {
+        &Connection::new(
             id,
-            tenant_id: t,
-            connector: "wordpress".into(),
-            vault_path: format!("tenants/{}/connections/{id}", t.as_uuid()),
-            settings: Map::new(),
-            status: ConnectionStatus::Connected,
-            last_error: None,
-            last_sync_at: None,
-            sync_status: None,
-            sync_interval_minutes: None,
-            created_at: now,
-            updated_at: now,
-        },
+            t,
+            "wordpress",
+            &format!("tenants/{}/connections/{id}", t.as_uuid()),
+            Map::new(),
+            now,
+        ),
     )
     .await?;
     tx.commit().await?;
