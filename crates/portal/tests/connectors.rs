@@ -108,6 +108,13 @@ async fn a_sync_from_the_portal_fills_the_posts_tab(db: Db) -> Result<()> {
     assert!(!posts.body.contains("Seeded post 7<"), "search narrows");
     let page = b.get(PAGE).await?;
     assert!(page.body.contains("data-resource=\"posts\""));
+    let dashboard = b.get("/dashboard").await?;
+    assert!(
+        dashboard.body.contains("data-metric=\"connections\"><p class=\"metric-label\">Connections</p><p class=\"metric-value\">1</p>"),
+        "{}",
+        dashboard.body
+    );
+    assert!(dashboard.body.contains("data-metric=\"synced_records\""));
     Ok(())
 }
 

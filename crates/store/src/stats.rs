@@ -46,6 +46,20 @@ pub const METRICS: &[Metric] = &[
         sql: "SELECT COUNT(*) FROM audit_logs WHERE tenant_id = $1 AND created_at >= $2",
         window: Some(TimeDelta::days(7)),
     },
+    Metric {
+        key: "connections",
+        label: "Connections",
+        hint: "tools connected",
+        sql: "SELECT COUNT(*) FROM connector_configs WHERE tenant_id = $1",
+        window: None,
+    },
+    Metric {
+        key: "synced_records",
+        label: "Synced records",
+        hint: "from connected tools, live",
+        sql: "SELECT COUNT(*) FROM connector_records WHERE tenant_id = $1 AND deleted = false",
+        window: None,
+    },
 ];
 
 /// The value of one figure for the transaction's tenant.
